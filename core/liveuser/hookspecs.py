@@ -103,6 +103,9 @@ def render_context(
     must stay inside a delimited block it cannot close (use
     :func:`liveuser.render.data_block`).
 
+    Return the rendered text, or ``None`` to let the next renderer answer.
+    An exception is a bug in the renderer and propagates.
+
     Example::
 
         @hookimpl

@@ -1,0 +1,89 @@
+"""liveuser: live, verified user data for AI support agents, siloed per conversation.
+
+Public names are re-exported here; everything else is internal.
+"""
+
+from .errors import (
+    BackendError,
+    BackendResponseError,
+    BackendStatusError,
+    BackendTimeout,
+    ConfigError,
+    CrossTalkError,
+    LedgerError,
+    LiveuserError,
+    PluginError,
+    SiloViolation,
+    TokenError,
+    UnknownTenantError,
+    WebhookError,
+)
+from .hookspecs import hookimpl
+from .http import HttpAnswer, HttpClient
+from .identity import normalize_email
+from .metering import Ledger, Pricing
+from .models import (
+    Channel,
+    Context,
+    Conversation,
+    ConversationKey,
+    Mechanism,
+    MeterRecord,
+    Refusal,
+    UserData,
+    VerificationRecord,
+    VerifiedUser,
+)
+from .pipeline import Pipeline
+from .plugin import NoSettings, Plugin, PluginSettings
+from .registry import Registry, Tenant
+from .render import Budget
+from .settings import Settings, TenantSettings, load_settings
+from .silo import Silo
+from .tools import NOT_FOUND, Tool, ToolCall
+
+__all__ = [
+    "NOT_FOUND",
+    "BackendError",
+    "BackendResponseError",
+    "BackendStatusError",
+    "BackendTimeout",
+    "Budget",
+    "Channel",
+    "ConfigError",
+    "Context",
+    "Conversation",
+    "ConversationKey",
+    "CrossTalkError",
+    "HttpAnswer",
+    "HttpClient",
+    "Ledger",
+    "LedgerError",
+    "LiveuserError",
+    "Mechanism",
+    "MeterRecord",
+    "NoSettings",
+    "Pipeline",
+    "Plugin",
+    "PluginError",
+    "PluginSettings",
+    "Pricing",
+    "Refusal",
+    "Registry",
+    "Settings",
+    "Silo",
+    "SiloViolation",
+    "Tenant",
+    "TenantSettings",
+    "TokenError",
+    "Tool",
+    "ToolCall",
+    "UnknownTenantError",
+    "UserData",
+    "VerificationRecord",
+    "VerifiedUser",
+    "WebhookError",
+    "hookimpl",
+    "load_settings",
+    "normalize_email",
+]

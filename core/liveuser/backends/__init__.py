@@ -1,0 +1,1 @@
+"""Back-ends that ship with the core."""

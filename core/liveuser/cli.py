@@ -1,0 +1,348 @@
+"""The ``liveuser`` command line.
+
+Every command is a thin sync wrapper over the async API. Expected errors
+(bad config, unknown tenant or channel, a bad token, a ledger problem) print
+one line on stderr and exit with status 2; ``--verbose`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import ConfigError, LiveuserError
+from .metering import Ledger, load_or_create_key
+from .models import Channel, Conversation, Mechanism, VerificationRecord, VerifiedUser
+from .pipeline import Pipeline
+from .plugin import plugin_version
+from .registry import Registry
+from .settings import DEFAULT_TENANT, Settings, load_settings
+
+app = typer.Typer(
+    help="Live, verified user data for AI support agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+_state = {"verbose": False}
+
+T = TypeVar("T")
+TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant name.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", markup=True)
+    raise typer.Exit(2)
+
+
+def command(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async command; expected errors become one line and exit status 2."""
+
+    @wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            asyncio.run(fn(*args, **kwargs))
+        except LiveuserError as exc:
+            if _state["verbose"]:
+                raise
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return run
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks and logs.")] = False,
+) -> None:
+    _state["verbose"] = verbose
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.ERROR, format="%(levelname)s %(message)s"
+    )
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """The ledger the settings name, with its key (configured or kept beside it)."""
+    if settings.ledger_key is not None:
+        key = settings.ledger_key.get_secret_value().encode()
+    else:
+        key = load_or_create_key(Path(f"{settings.ledger}.key"))
+    return Ledger(settings.ledger, key)
+
+
+def _channel(value: str) -> Channel:
+    try:
+        return Channel(value)
+    except ValueError:
+        names = ", ".join(c.value for c in Channel)
+        _fail(f"unknown channel {value!r}; one of: {names}")
+        raise  # pragma: no cover - _fail exits
+
+
+@app.command()
+@command
+async def plugins(tenant: TenantOpt = DEFAULT_TENANT, as_json: JsonOpt = False) -> None:
+    """List the plugins a tenant loads: name, version, channels and hooks."""
+    registry = Registry(load_settings())
+    try:
+        t = registry.tenant(tenant)
+        rows = []
+        for name, plugin in t.plugins.items():
+            hooks = sorted(h.name for h in t.pm.get_hookcallers(plugin) or [])
+            rows.append(
+                {
+                    "name": name,
+                    "version": plugin_version(plugin),
+                    "channels": sorted(c.value for c in plugin.channels),
+                    "hooks": hooks,
+                }
+            )
+    finally:
+        await registry.aclose()
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table("plugin", "version", "channels", "hooks")
+    for row in rows:
+        table.add_row(row["name"], row["version"], ", ".join(row["channels"]), ", ".join(row["hooks"]))
+    out.print(table)
+
+
+@app.command()
+@command
+async def context(
+    channel: Annotated[str, typer.Option(help="Conversation channel, e.g. host.")],
+    conversation_id: Annotated[str, typer.Option(help="The vendor's conversation id.")],
+    message_id: Annotated[str, typer.Option(help="The message being answered.")] = "",
+    token: Annotated[str, typer.Option(help="Host identity token (channel host).")] = "",
+    attestation: Annotated[str, typer.Option(help="Host attestation token.")] = "",
+    payload: Annotated[str, typer.Option(help="The vendor payload, as JSON.")] = "{}",
+    tenant: TenantOpt = DEFAULT_TENANT,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build, meter and print the context for one message of a conversation."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        _fail("--payload is not valid JSON")
+    if not isinstance(body, dict):
+        _fail("--payload must be a JSON object")
+    claims = {k: v for k, v in (("token", token), ("attestation", attestation)) if v}
+    conversation = Conversation(
+        tenant=tenant, channel=_channel(channel), conversation_id=conversation_id,
+        payload=body, claims=claims,
+    )
+    settings = load_settings()
+    registry, ledger = Registry(settings), open_ledger(settings)
+    try:
+        ctx = await Pipeline(registry, ledger).context_for(
+            conversation, message_id or f"cli-{uuid.uuid4()}"
+        )
+    finally:
+        await registry.aclose()
+        await ledger.aclose()
+    if as_json:
+        out.print_json(ctx.model_dump_json())
+    else:
+        out.print(ctx.text, markup=False)
+        err.print(_verdict(ctx.chars, ctx.charged, ctx.amount), markup=False)
+
+
+def _verdict(chars: int, charged: bool, amount: Decimal) -> str:
+    return f"{chars} characters: " + (f"charged as a tool, ${amount}" if charged else "free")
+
+
+@app.command()
+@command
+async def check(
+    identifier: Annotated[str, typer.Option(help="Email of the user to look up.")],
+    tenant: TenantOpt = DEFAULT_TENANT,
+) -> None:
+    """Test the back-ends for one user, as an operator: status, latency, size, context.
+
+    An operator check is the only verification the CLI makes itself; it is
+    recorded in the audit trail under the channel ``host`` and mechanism
+    ``operator``, and nothing outside the CLI can make one.
+    """
+    settings = load_settings()
+    registry, ledger = Registry(settings), open_ledger(settings)
+    try:
+        t = registry.tenant(tenant)
+        try:
+            user = VerifiedUser(
+                tenant=tenant, email=identifier, channel=Channel.host,
+                record=VerificationRecord(
+                    vendor="cli", mechanism=Mechanism.operator,
+                    evidence="operator check from the liveuser CLI",
+                ),
+            )
+        except ValueError:
+            raise ConfigError(f"--identifier is not an email address: {identifier!r}") from None
+        from .models import ConversationKey
+        from .render import Budget, compose
+        from .silo import Silo
+
+        key = ConversationKey(
+            tenant=tenant, channel=Channel.host, conversation_id=f"operator-check-{uuid.uuid4()}"
+        )
+        silo = Silo(t, user, key)
+        started = time.perf_counter()
+        gathered = await silo.gather()
+        latency = time.perf_counter() - started
+        budget = Budget(t.settings.budget_chars)
+        body = await silo.render(gathered.data, budget)
+        text = compose(user, body, missing=gathered.missing, trimmed=budget.trimmed, capped=False)
+        record = await ledger.record(
+            tenant=tenant, conversation_id=key.conversation_id, message_id="check",
+            channel=Channel.host.value, chars=len(text), sources=gathered.sources,
+            identity=user.email,
+        )
+    finally:
+        await registry.aclose()
+        await ledger.aclose()
+    table = Table("source", "status")
+    for source in gathered.sources:
+        table.add_row(source, "[green]ok[/green]")
+    for source, reason in gathered.missing.items():
+        table.add_row(source, f"[red]missing[/red]: {reason}")
+    if not gathered.sources and not gathered.missing:
+        table.add_row("(none)", "no back-end is configured or none knows this user")
+    out.print(table)
+    out.print(f"latency {latency * 1000:.0f} ms; {_verdict(len(text), record.charged, record.amount)}")
+    out.print(text, markup=False)
+
+
+@app.command()
+@command
+async def usage(tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+                as_json: JsonOpt = False) -> None:
+    """Totals per tenant and day: deliveries, messages, charged messages, amount."""
+    ledger = open_ledger(load_settings())
+    try:
+        rows = await ledger.usage(tenant)
+    finally:
+        await ledger.aclose()
+    if as_json:
+        out.print_json(json.dumps([_jsonable(r) for r in rows], default=str))
+        return
+    table = Table("tenant", "day", "deliveries", "messages", "charged", "chars", "amount")
+    for r in rows:
+        table.add_row(r.tenant, str(r.day), str(r.deliveries), str(r.messages),
+                      str(r.charged_messages), str(r.chars), f"${r.amount}")
+    out.print(table)
+
+
+def _jsonable(row: Any) -> dict[str, Any]:
+    if hasattr(row, "model_dump"):
+        return dict(row.model_dump(mode="json"))
+    from dataclasses import asdict
+
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(row).items()}
+
+
+@app.command()
+@command
+async def audit(identifier: Annotated[str, typer.Option(help="The person's email.")],
+                as_json: JsonOpt = False) -> None:
+    """Every conversation that received this person's data: when, from where, how much."""
+    ledger = open_ledger(load_settings())
+    try:
+        rows = await ledger.audit(identifier)
+    finally:
+        await ledger.aclose()
+    if as_json:
+        out.print_json(json.dumps([_jsonable(r) for r in rows], default=str))
+        return
+    table = Table("when", "tenant", "channel", "conversation", "message", "tool call",
+                  "sources", "chars")
+    for r in rows:
+        table.add_row(str(r.recorded_at), r.tenant, r.channel, r.conversation_id, r.message_id,
+                      r.tool_call_id, ", ".join(r.sources), str(r.chars))
+    out.print(table)
+    out.print(f"{len(rows)} deliveries")
+
+
+@app.command()
+@command
+async def forget(identifier: Annotated[str, typer.Option(help="The person's email.")]) -> None:
+    """Erase a person from the ledger's audit trail (billing totals stay)."""
+    ledger = open_ledger(load_settings())
+    try:
+        erased = await ledger.forget(identifier)
+    finally:
+        await ledger.aclose()
+    out.print(f"erased {erased} records of that person")
+
+
+@app.command()
+def token(
+    subject: Annotated[str, typer.Option(help="The user's email.")],
+    purpose: Annotated[str, typer.Option(help="identity, attestation or mcp_session.")] = "identity",
+    ttl: Annotated[float, typer.Option(help="Lifetime in seconds.")] = 300,
+    channel: Annotated[str | None, typer.Option(help="Attestation: vendor channel.")] = None,
+    conversation_id: Annotated[str | None, typer.Option(help="Attestation: conversation.")] = None,
+    tenant: TenantOpt = DEFAULT_TENANT,
+) -> None:
+    """Mint a host token for testing, signed with the tenant's active host key."""
+    from .tokens import KeyRing, Purpose, mint_token
+
+    try:
+        settings = load_settings()
+        t = settings.tenants.get(tenant)
+        if t is None:
+            raise ConfigError(f"unknown tenant {tenant!r}")
+        if not t.host_keys:
+            raise ConfigError(f"tenant {tenant} has no host_keys configured")
+        try:
+            kind = Purpose(purpose)
+        except ValueError:
+            raise ConfigError(f"unknown purpose {purpose!r}") from None
+        print(
+            mint_token(
+                KeyRing(t.host_keys), tenant=tenant, purpose=kind, subject=subject, ttl=ttl,
+                channel=_channel(channel) if channel else None, conversation_id=conversation_id,
+            )
+        )
+    except (LiveuserError, ValueError) as exc:
+        if _state["verbose"]:
+            raise
+        _fail(str(exc).splitlines()[0])
+
+
+@app.command()
+def demo() -> None:
+    """Start the embedded sandbox and walk through conversations, step by step."""
+    from .demo import run_demo
+
+    try:
+        asyncio.run(run_demo(out))
+    except LiveuserError as exc:
+        _fail(str(exc))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except Exception as exc:  # the last guard: never a traceback for a CLI user
+        if _state["verbose"]:
+            raise
+        err.print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], markup=False)
+        sys.exit(1)

@@ -1,0 +1,119 @@
+"""The built-in ``host`` connector, and host attestations for vendor connectors.
+
+**Verification rule (channel ``host``).** A host application that logged its
+own user in opens a conversation with ``claims={"token": <identity JWT>}``,
+signed with the tenant's host key (:func:`liveuser.tokens.mint_token`,
+purpose ``identity``). The token's subject is the verified user. A missing,
+unsigned, expired, tampered, wrong-audience or wrong-tenant token is refused
+with the reason. If the host lists other people in the chat
+(``payload["participants"]``), they are recorded and the pipeline refuses.
+
+**Attestations.** For a vendor live chat whose own data cannot prove who is
+typing, the host may present ``claims={"attestation": <JWT>}`` binding that
+vendor conversation (channel and conversation id) to its logged-in user.
+Connectors call :func:`verify_host_attestation` and, when the subject matches
+the conversation's contact, accept it as proof.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from .errors import TokenError
+from .hookspecs import hookimpl
+from .models import (
+    Channel,
+    Conversation,
+    Mechanism,
+    Refusal,
+    VerificationRecord,
+    VerifiedUser,
+)
+from .plugin import NoSettings, Plugin
+from .tokens import KeyRing, Purpose, verify_attestation, verify_token
+
+
+class HostConnector(Plugin[NoSettings]):
+    """Verifies the host application's own users by their identity token."""
+
+    name: ClassVar[str] = "host"
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.host})
+
+    @hookimpl
+    def verify_user(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        keys = self.runtime.host_keys
+        if keys is None:
+            return Refusal(reason=f"host tokens are not configured for tenant {self.tenant}")
+        token = conversation.claims.get("token")
+        if not token:
+            return Refusal(reason="the host sent no identity token")
+        try:
+            claims = verify_token(keys, token, tenant=conversation.tenant, purpose=Purpose.identity)
+        except TokenError as exc:
+            return Refusal(reason=f"host identity token refused: {exc}")
+        others = _other_participants(conversation.payload, claims.subject)
+        return VerifiedUser(
+            tenant=conversation.tenant,
+            email=claims.subject,
+            channel=conversation.channel,
+            record=VerificationRecord(
+                vendor="host",
+                mechanism=Mechanism.host_token,
+                evidence=f"identity token {claims.token_id}",
+                key_id=claims.key_id,
+                other_participants=others,
+            ),
+        )
+
+
+def _other_participants(payload: Any, subject: str) -> tuple[str, ...]:
+    listed = payload.get("participants", ()) if hasattr(payload, "get") else ()
+    from .identity import normalize_email
+
+    others = []
+    for who in listed if isinstance(listed, list | tuple) else [listed]:
+        try:
+            email = normalize_email(str(who))
+        except ValueError:
+            email = str(who)
+        if email != subject:
+            others.append(email)
+    return tuple(others)
+
+
+def verify_host_attestation(
+    keys: KeyRing | None, conversation: Conversation, *, vendor: str, contact: str | None
+) -> VerifiedUser | Refusal | None:
+    """Check ``conversation.claims["attestation"]``; None when there is none.
+
+    ``contact`` is the normalised email the vendor records as this
+    conversation's contact: an attestation proves who the host's user is, and
+    the conversation must be theirs, so a different (or unknown) contact is a
+    refusal.
+    """
+    token = conversation.claims.get("attestation")
+    if not token:
+        return None
+    if keys is None:
+        return Refusal(reason=f"host tokens are not configured for tenant {conversation.tenant}")
+    try:
+        claims = verify_attestation(
+            keys, token, tenant=conversation.tenant, channel=conversation.channel,
+            conversation_id=conversation.conversation_id,
+        )
+    except TokenError as exc:
+        return Refusal(reason=f"host attestation refused: {exc}")
+    if contact is None or contact != claims.subject:
+        return Refusal(reason=f"the host's user is not this {vendor} conversation's contact")
+    return VerifiedUser(
+        tenant=conversation.tenant,
+        email=claims.subject,
+        channel=conversation.channel,
+        record=VerificationRecord(
+            vendor=vendor,
+            mechanism=Mechanism.host_attestation,
+            evidence=f"host attestation {claims.token_id} for conversation "
+            f"{conversation.conversation_id}",
+            key_id=claims.key_id,
+        ),
+    )

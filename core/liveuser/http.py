@@ -1,0 +1,264 @@
+"""The one HTTP client every plugin uses: deadline, size cap, retries.
+
+httpx2 is the API and aiohttp's transport moves the bytes, through one shared
+connection pool per process (per event loop). What the transport alone does
+not give, this module does:
+
+* **The deadline covers everything.** The pipeline sets an absolute deadline
+  for a context (:func:`deadline`); every request made under it, with its
+  retries, its waits and the whole body read, ends by then
+  (:class:`~liveuser.errors.BackendTimeout`). aiohttp only applies connect
+  and per-read timeouts, which a slow drip of bytes would outlive.
+* **The size cap is enforced while streaming**, so an oversized body is
+  abandoned after ``max_bytes``, not read into memory first.
+* **Reads are retried** on 429, 5xx and transport errors, with jittered
+  backoff (stamina), only while the deadline allows; how long to wait comes
+  from the plugin (``wait_hint``: ``Retry-After`` by default, or the vendor's
+  own reset header). **Writes are never retried.**
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import stamina
+from httpx_aiohttp.httpx2 import AiohttpTransport
+
+from .errors import BackendError, BackendResponseError, BackendStatusError, BackendTimeout
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_BYTES = 1_000_000
+RETRY_ATTEMPTS = 4
+
+_deadline: ContextVar[float | None] = ContextVar("liveuser_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[float]:
+    """Within this block, no request made through :class:`HttpClient` outlives ``seconds``.
+
+    Nested deadlines only ever shorten the outer one. Yields the absolute
+    deadline (``time.monotonic()`` based).
+    """
+    at = time.monotonic() + seconds
+    outer = _deadline.get()
+    if outer is not None:
+        at = min(at, outer)
+    token = _deadline.set(at)
+    try:
+        yield at
+    finally:
+        _deadline.reset(token)
+
+
+def remaining(default: float = DEFAULT_TIMEOUT) -> float:
+    """Seconds left before the current deadline (``default`` when none is set)."""
+    at = _deadline.get()
+    return default if at is None else at - time.monotonic()
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    """A complete HTTP response: status, headers and the body, read within the cap."""
+
+    status: int
+    headers: httpx2.Headers
+    body: bytes
+    source: str
+
+    def json(self) -> Any:
+        """The body as JSON; malformed JSON is a :class:`BackendResponseError`."""
+        import json
+
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise BackendResponseError(self.source, "answered malformed JSON") from None
+
+
+WaitHint = Callable[[HttpAnswer], float | None]
+"""How long the vendor asks us to wait before retrying this answer, or None."""
+
+
+def retry_after(answer: HttpAnswer) -> float | None:
+    """Read ``Retry-After`` as seconds or an HTTP date; None if absent or unreadable."""
+    value = answer.headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class _Retryable(Exception):
+    def __init__(self, answer: HttpAnswer) -> None:
+        self.answer = answer
+
+
+def _is_retryable_status(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+class HttpClient:
+    """An async HTTP client shared by every plugin of a process.
+
+    ``transport`` defaults to aiohttp's; tests and benchmarks may pass an
+    in-process one (``httpx2.ASGITransport`` or ``httpx2.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        *,
+        max_connections: int = 256,
+    ) -> None:
+        limits = httpx2.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._client = httpx2.AsyncClient(
+            transport=transport or AiohttpTransport(limits=limits),
+            timeout=httpx2.Timeout(DEFAULT_TIMEOUT),
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def request(
+        self,
+        source: str,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        read: bool = True,
+        wait_hint: WaitHint = retry_after,
+    ) -> HttpAnswer:
+        """Send one request and read the whole answer within the deadline and the cap.
+
+        ``source`` names the back-end in every error. ``read`` marks a request
+        that changes nothing (a lookup, even over POST): only those are
+        retried. Any status is returned as an answer except, for reads, a 429
+        or 5xx that persists through the retries (:class:`BackendStatusError`).
+        Raises :class:`BackendTimeout` when the deadline passes and
+        :class:`BackendError` when the connection fails.
+        """
+        budget = remaining()
+        if budget <= 0:
+            raise BackendTimeout(source, "no time left before the deadline")
+        send = _Sender(self._client, source, method, url, json, headers, params, content, max_bytes)
+        try:
+            async with asyncio.timeout(budget):
+                if not read:
+                    return await send()
+                try:
+                    answer = await send()
+                except httpx2.TransportError:
+                    pass
+                else:
+                    if not _is_retryable_status(answer.status):
+                        return answer
+                    _raise_if_no_wait(answer, wait_hint)
+                return await self._retry(send, wait_hint)
+        except TimeoutError:
+            raise BackendTimeout(source, f"no complete answer within {budget:.1f} s") from None
+        except _Retryable as exc:
+            raise BackendStatusError(
+                source, f"answered HTTP {exc.answer.status}", exc.answer.status
+            ) from None
+        except httpx2.TransportError as exc:
+            raise BackendError(source, f"connection failed: {type(exc).__name__}") from None
+
+    async def _retry(self, send: _Sender, wait_hint: WaitHint) -> HttpAnswer:
+        def backoff(exc: Exception) -> bool | float:
+            if isinstance(exc, httpx2.TransportError):
+                return True
+            if isinstance(exc, _Retryable):
+                hint = wait_hint(exc.answer)
+                if hint is None:
+                    return True
+                return hint if hint < remaining() else False
+            return False
+
+        async for attempt in stamina.retry_context(
+            on=backoff,
+            attempts=RETRY_ATTEMPTS - 1,
+            timeout=max(remaining(), 0.001),
+            wait_initial=0.05,
+            wait_max=2.0,
+            wait_jitter=0.1,
+        ):
+            with attempt:
+                answer = await send()
+                if _is_retryable_status(answer.status):
+                    raise _Retryable(answer)
+                return answer
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+
+def _raise_if_no_wait(answer: HttpAnswer, wait_hint: WaitHint) -> None:
+    """Give up at once when the vendor asks for a wait longer than the deadline allows."""
+    hint = wait_hint(answer)
+    if hint is not None and hint >= remaining():
+        raise _Retryable(answer)
+
+
+@dataclass(slots=True)
+class _Sender:
+    client: httpx2.AsyncClient
+    source: str
+    method: str
+    url: str
+    json: Any
+    headers: Mapping[str, str] | None
+    params: Mapping[str, str] | None
+    content: bytes | None
+    max_bytes: int
+
+    async def __call__(self) -> HttpAnswer:
+        async with self.client.stream(
+            self.method,
+            self.url,
+            json=self.json,
+            headers=self.headers,
+            params=self.params,
+            content=self.content,
+        ) as response:
+            declared = response.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+                raise BackendResponseError(
+                    self.source, f"answer of {declared} bytes is over the {self.max_bytes} byte cap"
+                )
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise BackendResponseError(
+                        self.source, f"answer is over the {self.max_bytes} byte cap"
+                    )
+                chunks.append(chunk)
+            return HttpAnswer(response.status_code, response.headers, b"".join(chunks), self.source)

@@ -1,0 +1,177 @@
+"""One conversation turn: verify, open the silo, fetch, render, meter.
+
+:meth:`Pipeline.context_for` never raises to the agent loop for anything a
+conversation, a connector or a back-end can get wrong: an unknown tenant, a
+refusal, a missing connector, a failing back-end all come back as a
+:class:`Context` that says so. Only a broken installation (the ledger cannot
+write) raises.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from .errors import UnknownTenantError
+from .metering import Ledger, Pricing
+from .models import Context, Conversation, ConversationKey, Refusal, VerifiedUser
+from .registry import Registry, Tenant, resolve
+from .render import Budget, compose, overhead, refusal_text
+from .silo import Silo
+
+log = logging.getLogger("liveuser")
+
+
+class Pipeline:
+    """Turns conversations into metered contexts for one process."""
+
+    def __init__(self, registry: Registry, ledger: Ledger) -> None:
+        self.registry = registry
+        self.ledger = ledger
+
+    async def verify(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        """Ask the channel's one connector who the author is; any fault is a Refusal."""
+        try:
+            tenant = self.registry.tenant(conversation.tenant)
+        except UnknownTenantError as exc:
+            return Refusal(reason=str(exc))
+        return await _verify(tenant, conversation)
+
+    async def context_for(self, conversation: Conversation, message_id: str) -> Context:
+        """The metered context for the message ``message_id`` of ``conversation``."""
+        key = conversation.key
+        try:
+            tenant = self.registry.tenant(conversation.tenant)
+        except UnknownTenantError as exc:
+            # No tenant, nobody to bill: the refusal is delivered but not metered.
+            return Context(
+                key=key, message_id=message_id, text=refusal_text(str(exc)),
+                verified=False, refusal=str(exc),
+            )
+        verdict = await _verify(tenant, conversation)
+        if isinstance(verdict, Refusal):
+            text = refusal_text(verdict.reason)
+            record = await self._meter(tenant, key, message_id, "", text, (), None)
+            return Context(
+                key=key, message_id=message_id, text=text, verified=False,
+                refusal=verdict.reason, charged=record.charged, amount=record.amount,
+            )
+        silo = Silo(tenant, verdict, key)
+        gathered = await silo.gather()
+        settings = tenant.settings
+        capped = await self._over_cap(tenant)
+        limit = settings.budget_chars
+        if capped:
+            limit = min(limit, settings.charge_threshold_chars)
+        budget = Budget(max(limit - overhead(verdict, gathered.missing, capped), 0))
+        body = await silo.render(gathered.data, budget)
+        text = compose(
+            verdict, body, missing=gathered.missing, trimmed=budget.trimmed, capped=capped
+        )
+        if len(text) > limit:  # only the notes can push it over; never charge for them
+            text = text[:limit]
+        record = await self._meter(
+            tenant, key, message_id, "", text, gathered.sources, verdict.email
+        )
+        return Context(
+            key=key, message_id=message_id, text=text, verified=True,
+            sources=gathered.sources, missing=gathered.missing,
+            trimmed=tuple(budget.trimmed), charged=record.charged, amount=record.amount,
+            capped=capped,
+        )
+
+    async def call_tool(
+        self,
+        conversation: Conversation,
+        message_id: str,
+        tool_call_id: str,
+        name: str,
+        arguments: Mapping[str, Any],
+    ) -> str:
+        """Run a tool for the conversation's verified user and meter its result.
+
+        The identity comes from the conversation's verification, never from
+        ``arguments``. Any fault comes back as text for the model.
+        """
+        try:
+            tenant = self.registry.tenant(conversation.tenant)
+        except UnknownTenantError as exc:
+            return refusal_text(str(exc))
+        verdict = await _verify(tenant, conversation)
+        if isinstance(verdict, Refusal):
+            text = refusal_text(verdict.reason)
+            identity = None
+        else:
+            text = await Silo(tenant, verdict, conversation.key).run_tool(name, arguments)
+            identity = verdict.email
+        await self._meter(tenant, conversation.key, message_id, tool_call_id, text, (name,), identity)
+        return text
+
+    async def _over_cap(self, tenant: Tenant) -> bool:
+        cap = tenant.settings.monthly_cap
+        if cap is None:
+            return False
+        spent = await self.ledger.month_spend(tenant.name)
+        return spent + tenant.settings.price_per_message > cap
+
+    async def _meter(
+        self,
+        tenant: Tenant,
+        key: ConversationKey,
+        message_id: str,
+        tool_call_id: str,
+        text: str,
+        sources: tuple[str, ...],
+        identity: str | None,
+    ) -> Any:
+        return await self.ledger.record(
+            tenant=tenant.name,
+            conversation_id=key.conversation_id,
+            message_id=message_id,
+            tool_call_id=tool_call_id,
+            channel=key.channel.value,
+            chars=len(text),
+            sources=sources,
+            identity=identity,
+            pricing=Pricing(
+                threshold=tenant.settings.charge_threshold_chars,
+                price=Decimal(tenant.settings.price_per_message),
+            ),
+        )
+
+
+async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | Refusal:
+    key = conversation.key
+    cached = tenant.cached_verification(key)
+    if cached is not None:
+        return cached
+    owner = tenant.owners.get(conversation.channel)
+    if owner is None:
+        return Refusal(reason=f"no connector for channel {conversation.channel.value} is installed")
+    fn = dict(tenant.hook_functions("verify_user")).get(owner.name)
+    if fn is None:
+        return Refusal(reason=f"connector {owner.name} cannot verify users")
+    try:
+        verdict = await resolve(fn(conversation=conversation))
+    except Exception as exc:
+        log.warning("connector %s failed to verify %s", owner.name, key, exc_info=True)
+        return Refusal(reason=f"{owner.name} could not verify the user ({type(exc).__name__})")
+    if verdict is None:
+        return Refusal(reason=f"{owner.name} could not verify the user")
+    if isinstance(verdict, Refusal):
+        return verdict
+    if type(verdict) is not VerifiedUser:
+        log.warning("connector %s answered %r", owner.name, type(verdict).__name__)
+        return Refusal(reason=f"{owner.name} answered something that is not a verification")
+    if verdict.tenant != conversation.tenant or verdict.channel != conversation.channel:
+        log.warning("connector %s verified a user of another tenant or channel", owner.name)
+        return Refusal(reason=f"{owner.name} verified a user for another conversation")
+    if verdict.record.other_participants:
+        return Refusal(
+            reason="the conversation has other outside participants (CC, followers or a "
+            "group), so user data would reach them too"
+        )
+    tenant.remember_verification(key, verdict)
+    return verdict

@@ -1,0 +1,109 @@
+"""The base class of every liveuser plugin.
+
+A plugin is a class with a ``name``, the ``channels`` it verifies (connectors
+only), a ``settings_model`` and hook methods marked ``@hookimpl``. The core
+builds one instance per tenant with that tenant's validated settings and binds
+it to the tenant's runtime, so hooks reach ``self.settings`` and ``self.http``
+and one tenant's keys never serve another::
+
+    class CrmSettings(PluginSettings):
+        model_config = SettingsConfigDict(env_prefix="LIVEUSER_CRM_", extra="forbid")
+        token: SecretStr = Field(description="CRM API token")
+
+    class Crm(Plugin[CrmSettings]):
+        name = "crm"
+        settings_model = CrmSettings
+
+        @hookimpl
+        async def fetch_user_data(self, user):
+            ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import PluginError
+from .models import Channel, ConversationKey
+
+if TYPE_CHECKING:
+    from .http import HttpClient
+    from .tokens import KeyRing
+
+
+class PluginSettings(BaseSettings):
+    """Base of every plugin's settings model: no unknown keys, secrets as ``SecretStr``."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+
+class NoSettings(PluginSettings):
+    """For plugins that need no settings."""
+
+
+S = TypeVar("S", bound=PluginSettings)
+
+
+@dataclass(frozen=True)
+class PluginRuntime:
+    """What the core gives a plugin instance of one tenant."""
+
+    tenant: str
+    http: HttpClient
+    host_keys: KeyRing | None
+    max_response_bytes: int
+    forget_verification: Callable[[ConversationKey], None]
+    """Drop a cached verification (the vendor reported a new requester, a merge
+    or a suspension); the next message verifies again."""
+
+
+class Plugin(Generic[S]):
+    """Base class of connectors, back-ends, renderers and tool providers."""
+
+    name: ClassVar[str]
+    channels: ClassVar[frozenset[Channel]] = frozenset()
+    settings_model: ClassVar[type[PluginSettings]] = NoSettings
+    template_package: ClassVar[str | None] = None
+    """A package whose ``templates/`` folder supplies ``<kind>.j2`` section templates."""
+
+    def __init__(self, settings: S | None = None) -> None:
+        if not getattr(type(self), "name", ""):
+            raise PluginError(f"plugin class {type(self).__qualname__} has no name")
+        self.settings: S = settings if settings is not None else self.settings_model()  # type: ignore[assignment]
+        self._runtime: PluginRuntime | None = None
+
+    def bind(self, runtime: PluginRuntime) -> None:
+        """Attach the plugin to one tenant. Called by the core, once."""
+        if self._runtime is not None and self._runtime.tenant != runtime.tenant:
+            raise PluginError(
+                f"plugin {self.name} is bound to tenant {self._runtime.tenant!r} already"
+            )
+        self._runtime = runtime
+
+    @property
+    def runtime(self) -> PluginRuntime:
+        if self._runtime is None:
+            raise PluginError(f"plugin {self.name} is not registered with a tenant")
+        return self._runtime
+
+    @property
+    def tenant(self) -> str:
+        return self.runtime.tenant
+
+    @property
+    def http(self) -> HttpClient:
+        return self.runtime.http
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+def plugin_version(plugin: Plugin[Any]) -> str:
+    """The version of the distribution that ships ``plugin``, or ``"builtin"``."""
+    return getattr(plugin, "__version__", None) or getattr(
+        type(plugin), "_liveuser_dist_version", "builtin"
+    )

@@ -1,0 +1,304 @@
+"""Tenants, their plugin managers, and plugin discovery.
+
+Each :class:`Tenant` has its own settings, host keys, caches and pluggy
+``PluginManager`` holding plugin *instances* built with that tenant's
+settings, so one tenant's keys can never serve another. The
+:class:`Registry` builds tenants on first use: the core's default renderer
+first, then every plugin class found through the entry-point group
+``liveuser`` (iterated here, not by pluggy's loader, so each class is built
+with its settings and a broken entry point is logged and skipped), then what
+the code registers (``registry.register(MyBackend(...))``).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import pluggy
+from pydantic import ValidationError
+
+from . import hookspecs
+from .errors import ConfigError, PluginError, UnknownTenantError
+from .http import HttpClient
+from .models import Channel, ConversationKey, VerifiedUser
+from .plugin import Plugin, PluginRuntime, PluginSettings
+from .settings import DEFAULT_TENANT, Settings, TenantSettings, _one_line, load_settings
+from .tokens import KeyRing
+from .tools import Tool
+
+log = logging.getLogger("liveuser")
+
+ENTRY_POINT_GROUP = "liveuser"
+T = TypeVar("T")
+
+
+async def resolve(value: T | Awaitable[T]) -> T:
+    """Await ``value`` if a hook implementation returned a coroutine; the one place we do."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def discover_plugins() -> list[type[Plugin[Any]]]:
+    """Every plugin class installed under the ``liveuser`` entry-point group.
+
+    A plugin that fails to import, or is not a :class:`Plugin` subclass, is
+    logged and skipped.
+    """
+    found: list[type[Plugin[Any]]] = []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, Plugin)):
+                raise PluginError(f"{ep.value} is not a liveuser.Plugin subclass")
+        except Exception as exc:
+            log.warning("liveuser plugin %r failed to load and is skipped: %s", ep.name, exc)
+            continue
+        if ep.dist is not None:
+            cls._liveuser_dist_version = ep.dist.version  # type: ignore[attr-defined]
+        found.append(cls)
+    return found
+
+
+class _TTLCache:
+    """A small dict with per-entry expiry (monotonic clock) and a size bound."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._data: dict[Any, tuple[float, Any]] = {}
+        self._max = max_entries
+
+    def get(self, key: Any) -> Any | None:
+        hit = self._data.get(key)
+        if hit is None:
+            return None
+        if hit[0] <= time.monotonic():
+            self._data.pop(key, None)
+            return None
+        return hit[1]
+
+    def put(self, key: Any, value: Any, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        if len(self._data) >= self._max:
+            now = time.monotonic()
+            for k in [k for k, (exp, _) in self._data.items() if exp <= now]:
+                del self._data[k]
+            while len(self._data) >= self._max:
+                del self._data[next(iter(self._data))]
+        self._data[key] = (time.monotonic() + ttl, value)
+
+    def drop(self, match: Callable[[Any, Any], bool]) -> int:
+        """Remove every entry for which ``match(key, value)`` is true."""
+        keys = [k for k, (_, v) in self._data.items() if match(k, v)]
+        for k in keys:
+            del self._data[k]
+        return len(keys)
+
+
+class Tenant:
+    """One business: its settings, keys, caches and plugin instances."""
+
+    def __init__(self, name: str, settings: TenantSettings, http: HttpClient) -> None:
+        self.name = name
+        self.settings = settings
+        self.http = http
+        self.host_keys = KeyRing(settings.host_keys) if settings.host_keys else None
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, Plugin[Any]] = {}
+        self.owners: dict[Channel, Plugin[Any]] = {}
+        self.data_cache = _TTLCache()
+        self.verifications = _TTLCache()
+        self._tools: dict[str, Tool] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.name!r} plugins={sorted(self.plugins)}>"
+
+    # -- plugins ---------------------------------------------------------
+
+    def build(self, cls: type[Plugin[Any]]) -> Plugin[Any] | None:
+        """Build ``cls`` with this tenant's settings; None when it is not configured."""
+        section = self.settings.plugins.get(cls.name)
+        if cls.name in self.settings.disabled_plugins:
+            return None
+        try:
+            settings = self._plugin_settings(cls, section or {})
+        except ValidationError as exc:
+            if section is None:
+                log.debug("plugin %s is not configured for tenant %s", cls.name, self.name)
+                return None
+            raise ConfigError(
+                _one_line(exc, f"tenant {self.name}: plugin {cls.name} settings")
+            ) from None
+        return cls(settings)
+
+    def _plugin_settings(self, cls: type[Plugin[Any]], values: dict[str, Any]) -> PluginSettings:
+        if self.name == DEFAULT_TENANT:
+            return cls.settings_model(**values)
+        # Other tenants never read the default tenant's environment variables.
+        prefix = f"LIVEUSER_TENANT_{self.name.upper()}_{cls.name.upper()}_"
+        return cls.settings_model(_env_prefix=prefix, **values)
+
+    def register(self, plugin: Plugin[Any]) -> Plugin[Any]:
+        """Add ``plugin`` to this tenant; a clash of names, channels or hooks is a PluginError."""
+        if not isinstance(plugin, Plugin):
+            raise PluginError(f"{plugin!r} is not a liveuser.Plugin instance")
+        if plugin.name in self.plugins:
+            raise PluginError(f"tenant {self.name}: a plugin named {plugin.name!r} is registered")
+        for channel in plugin.channels:
+            owner = self.owners.get(channel)
+            if owner is not None:
+                raise PluginError(
+                    f"tenant {self.name}: plugins {owner.name!r} and {plugin.name!r} "
+                    f"both claim channel {channel.value}"
+                )
+        plugin.bind(
+            PluginRuntime(
+                tenant=self.name,
+                http=self.http,
+                host_keys=self.host_keys,
+                max_response_bytes=self.settings.max_response_bytes,
+                forget_verification=self.forget_verification,
+            )
+        )
+        try:
+            self.pm.register(plugin, name=plugin.name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            raise PluginError(f"plugin {plugin.name}: {exc}") from None
+        self.plugins[plugin.name] = plugin
+        if plugin.template_package:
+            from .render import DefaultRenderer
+
+            for other in self.plugins.values():
+                if isinstance(other, DefaultRenderer):
+                    other.add_templates(plugin.template_package)
+        for channel in plugin.channels:
+            self.owners[channel] = plugin
+        self._tools = None
+        return plugin
+
+    def hook_functions(self, hook: str) -> list[tuple[str, Callable[..., Any]]]:
+        """(plugin name, function) for each implementation of ``hook``, in pluggy's call order."""
+        impls = getattr(self.pm.hook, hook).get_hookimpls()
+        return [(impl.plugin_name, impl.function) for impl in reversed(impls)]
+
+    async def tools(self) -> dict[str, Tool]:
+        """Every tool the plugins registered, by name (collected once)."""
+        if self._tools is None:
+            tools: dict[str, Tool] = {}
+            for plugin_name, fn in self.hook_functions("register_tools"):
+                offered = await resolve(fn())
+                for tool in offered or ():
+                    if not isinstance(tool, Tool):
+                        raise PluginError(f"plugin {plugin_name} registered {tool!r}, not a Tool")
+                    if tool.name in tools:
+                        raise PluginError(f"two plugins register a tool named {tool.name!r}")
+                    tools[tool.name] = tool.with_source(plugin_name)
+            self._tools = tools
+        return self._tools
+
+    # -- caches ------------------------------------------------------------
+
+    def forget_verification(self, key: ConversationKey) -> None:
+        """Drop the cached verification of one conversation."""
+        self.verifications.drop(lambda k, _: k == key)
+
+    def cached_verification(self, key: ConversationKey) -> VerifiedUser | None:
+        found = self.verifications.get(key)
+        return found if isinstance(found, VerifiedUser) else None
+
+    def remember_verification(self, key: ConversationKey, user: VerifiedUser) -> None:
+        # Never longer than the data it unlocks.
+        self.verifications.put(key, user, self.settings.cache_ttl_seconds)
+
+    def forget_identity(self, email: str) -> int:
+        """Drop every cached datum and verification of ``email`` in this tenant."""
+        dropped = self.data_cache.drop(lambda k, _: k[0] == email)
+        dropped += self.verifications.drop(lambda _, user: user.email == email)
+        return dropped
+
+
+class Registry:
+    """Every tenant of this process, built on first use."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        http: HttpClient | None = None,
+        discover: bool = True,
+        builtins: Iterable[type[Plugin[Any]]] | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self._http = http
+        self._discover = discover
+        self._builtins = list(builtins) if builtins is not None else _builtin_plugins()
+        self._classes: list[type[Plugin[Any]]] | None = None
+        self._tenants: dict[str, Tenant] = {}
+        self._pending: dict[str, list[Plugin[Any]]] = {}
+
+    @property
+    def http(self) -> HttpClient:
+        if self._http is None:
+            self._http = HttpClient()
+        return self._http
+
+    def plugin_classes(self) -> list[type[Plugin[Any]]]:
+        """Built-in plugin classes, then installed ones (one per name; first wins)."""
+        if self._classes is None:
+            classes: dict[str, type[Plugin[Any]]] = {}
+            found = discover_plugins() if self._discover else []
+            for cls in [*self._builtins, *found]:
+                if cls.name in classes and classes[cls.name] is not cls:
+                    log.warning("two plugins are named %r; %s is skipped", cls.name, cls)
+                    continue
+                classes[cls.name] = cls
+            self._classes = list(classes.values())
+        return self._classes
+
+    def tenant_names(self) -> list[str]:
+        return sorted(self.settings.tenants)
+
+    def tenant(self, name: str = DEFAULT_TENANT) -> Tenant:
+        """The tenant called ``name``; :class:`UnknownTenantError` if it is not configured."""
+        tenant = self._tenants.get(name)
+        if tenant is not None:
+            return tenant
+        settings = self.settings.tenants.get(name)
+        if settings is None:
+            raise UnknownTenantError(f"unknown tenant {name!r}")
+        tenant = Tenant(name, settings, self.http)
+        from .render import DefaultRenderer
+
+        tenant.register(DefaultRenderer())
+        for cls in self.plugin_classes():
+            plugin = tenant.build(cls)
+            if plugin is not None:
+                tenant.register(plugin)
+        for plugin in self._pending.pop(name, []):
+            tenant.register(plugin)
+        self._tenants[name] = tenant
+        return tenant
+
+    def register(self, plugin: Plugin[Any], tenant: str = DEFAULT_TENANT) -> Plugin[Any]:
+        """Register a plugin instance in code, for one tenant."""
+        if tenant not in self.settings.tenants:
+            raise UnknownTenantError(f"unknown tenant {tenant!r}")
+        return self.tenant(tenant).register(plugin)
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+def _builtin_plugins() -> list[type[Plugin[Any]]]:
+    from .backends.user_data_api import UserDataApi
+    from .host import HostConnector
+
+    return [HostConnector, UserDataApi]

@@ -1,0 +1,152 @@
+"""Settings: one liveuser.toml plus environment variables.
+
+The file is found at ``$LIVEUSER_CONFIG``, else ``./liveuser.toml``; without
+one, liveuser runs with a single tenant, ``default``, and no configuration.
+Environment variables (prefix ``LIVEUSER_``, ``__`` between nested names)
+override the file: ``LIVEUSER_TENANTS__DEFAULT__DEADLINE_SECONDS=5``.
+
+```toml
+ledger = "liveuser-ledger.sqlite3"
+
+[tenants.default]
+deadline_seconds = 10
+cache_ttl_seconds = 60
+monthly_cap = "50.00"
+
+[tenants.default.host_keys]          # key id -> secret; two during a rotation
+k2025 = "…at least 32 bytes…"
+
+[tenants.default.plugins.user_data_api]
+url = "https://api.example.com/liveuser"
+api_key = "…"
+```
+
+Each plugin's own settings live under ``[tenants.<name>.plugins.<plugin>]``
+and are validated by the plugin's settings model; for the ``default`` tenant
+that model may also read its own environment variables
+(``LIVEUSER_<PLUGIN>_<FIELD>``), which the file's values override.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .errors import ConfigError
+
+DEFAULT_TENANT = "default"
+
+
+class TenantSettings(BaseModel):
+    """What one tenant (one business) configures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deadline_seconds: float = Field(
+        10.0, gt=0, le=10.0, description="Assembly deadline for all back-ends of one context."
+    )
+    cache_ttl_seconds: float = Field(
+        60.0, ge=0, description="How long fetched data (and so a verification) is reused."
+    )
+    max_response_bytes: int = Field(
+        1_000_000, gt=0, description="Largest back-end response body read, enforced while streaming."
+    )
+    budget_chars: int = Field(
+        6_000, ge=200, description="Largest context handed to the model, in characters."
+    )
+    charge_threshold_chars: int = Field(
+        1_500, ge=0, description="A delivery over this many characters is charged as a tool."
+    )
+    price_per_message: Decimal = Field(
+        Decimal("0.02"), ge=0, description="Charge for a message whose delivery is over threshold."
+    )
+    monthly_cap: Decimal | None = Field(
+        None, ge=0, description="Spending cap per month; past it contexts stay within the free size."
+    )
+    host_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Host token keys by key id; the last one mints."
+    )
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Each plugin's settings, by plugin name."
+    )
+    disabled_plugins: list[str] = Field(
+        default_factory=list, description="Installed plugins this tenant does not load."
+    )
+
+
+class Settings(BaseSettings):
+    """Process-wide settings and every tenant's."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIVEUSER_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    config: Path | None = Field(None, description="The liveuser.toml read, if any.")
+    ledger: Path = Field(
+        Path("liveuser-ledger.sqlite3"), description="SQLite metering ledger (WAL)."
+    )
+    ledger_key: SecretStr | None = Field(
+        None,
+        description="Key for the ledger's identity hashes; default: a key file beside the ledger.",
+    )
+    tenants: dict[str, TenantSettings] = Field(
+        default_factory=lambda: {DEFAULT_TENANT: TenantSettings()},
+        description="Tenants by name.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _config_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def _config_path() -> Path | None:
+    named = os.environ.get("LIVEUSER_CONFIG")
+    if named:
+        return Path(named)
+    local = Path("liveuser.toml")
+    return local if local.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning any problem into a one-line :class:`ConfigError`."""
+    path = _config_path()
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, "settings")) from None
+    except (ValueError, OSError) as exc:  # TOML syntax errors and unreadable files
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    if DEFAULT_TENANT not in settings.tenants and not settings.tenants:
+        settings.tenants[DEFAULT_TENANT] = TenantSettings()
+    return settings.model_copy(update={"config": path})
+
+
+def _one_line(exc: ValidationError, what: str) -> str:
+    """Summarise a pydantic error as ``what: field.path: message`` (first error only)."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(root)"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{what}: {where}: {first['msg']}{more}"

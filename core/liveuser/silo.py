@@ -1,0 +1,149 @@
+"""The silo: the only handle through which a user's data moves.
+
+A :class:`Silo` is opened for one tenant and one :class:`VerifiedUser` (never
+anything less: a user without a verification record cannot exist, and a user
+of another tenant is refused). Everything it fetches or caches is keyed by
+(tenant, verified email, source), and the tenant travels inside it, so a
+back-end, a renderer or a tool only ever sees the silo's own user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from .errors import BackendError, LiveuserError, SiloViolation
+from .http import deadline, remaining
+from .models import ConversationKey, UserData, VerifiedUser
+from .registry import Tenant, resolve
+from .render import Budget, data_block, escape_data
+from .tools import NOT_FOUND, ToolCall
+
+log = logging.getLogger("liveuser")
+
+
+@dataclass
+class Gathered:
+    """What the back-ends answered for one user, and which ones did not."""
+
+    data: list[UserData] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(sorted({d.source for d in self.data}))
+
+
+class Silo:
+    """One tenant's view of one verified user, for one conversation."""
+
+    __slots__ = ("conversation", "tenant", "user")
+
+    def __init__(self, tenant: Tenant, user: VerifiedUser, conversation: ConversationKey) -> None:
+        if type(user) is not VerifiedUser:
+            raise SiloViolation("a silo opens only for a VerifiedUser")
+        if user.tenant != tenant.name or conversation.tenant != tenant.name:
+            raise SiloViolation(
+                f"user of tenant {user.tenant!r} offered to tenant {tenant.name!r}"
+            )
+        self.tenant = tenant
+        self.user = user
+        self.conversation = conversation
+
+    async def gather(self) -> Gathered:
+        """Ask every back-end about the user, concurrently, under the tenant's deadline.
+
+        Answers are cached per (tenant, user, source) for the tenant's TTL.
+        A back-end that fails, times out or answers something that is not
+        :class:`UserData` is left out and named in ``missing`` with the reason;
+        this method itself does not raise for a back-end's fault.
+        """
+        settings = self.tenant.settings
+        result = Gathered()
+        pending: list[tuple[str, Any]] = []
+        for name, fn in self.tenant.hook_functions("fetch_user_data"):
+            cached = self.tenant.data_cache.get((self.user.email, name))
+            if cached is not None:
+                result.data.extend(cached)
+            else:
+                pending.append((name, fn))
+        if not pending:
+            return result
+        with deadline(settings.deadline_seconds):
+            answers = await asyncio.gather(*(self._fetch(name, fn) for name, fn in pending))
+        for (name, _), answer in zip(pending, answers, strict=True):
+            if isinstance(answer, str):
+                result.missing[name] = answer
+                continue
+            self.tenant.data_cache.put((self.user.email, name), answer, settings.cache_ttl_seconds)
+            result.data.extend(answer)
+        return result
+
+    async def _fetch(self, name: str, fn: Any) -> list[UserData] | str:
+        """One back-end's answer as a list of UserData, or the reason it is missing."""
+        try:
+            async with asyncio.timeout(max(remaining(), 0)):
+                answer = await resolve(fn(user=self.user))
+        except TimeoutError:
+            return f"no answer within {self.tenant.settings.deadline_seconds:g} s"
+        except BackendError as exc:
+            log.info("back-end %s left out for tenant %s: %s", name, self.tenant.name, exc.reason)
+            return exc.reason
+        except Exception as exc:
+            log.warning("back-end %s failed for tenant %s", name, self.tenant.name, exc_info=True)
+            return f"failed ({type(exc).__name__})"
+        return _validated(name, answer)
+
+    async def render(self, data: Sequence[UserData], budget: Budget) -> str:
+        """The first renderer's answer that is not None (the default one answers last)."""
+        for name, fn in self.tenant.hook_functions("render_context"):
+            text = await resolve(fn(user=self.user, data=data, budget=budget))
+            if text is not None:
+                if not isinstance(text, str):
+                    raise SiloViolation(f"renderer {name} answered {type(text).__name__}")
+                return text
+        raise SiloViolation("no renderer answered")  # the default one always does
+
+    async def run_tool(self, name: str, arguments: Mapping[str, Any]) -> str:
+        """Run a registered tool for this silo's user; every fault is returned as text."""
+        tools = await self.tenant.tools()
+        tool = tools.get(name)
+        if tool is None:
+            return f"Unknown tool {escape_data(name)!r}."
+        try:
+            args = tool.parameters.model_validate(dict(arguments))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "arguments"
+            return f"Invalid arguments for {name}: {where}: {first['msg']}."
+        try:
+            with deadline(self.tenant.settings.deadline_seconds):
+                async with asyncio.timeout(max(remaining(), 0)):
+                    result = await tool.run(ToolCall(silo=self, arguments=args))
+        except TimeoutError:
+            return f"The {name} lookup did not answer in time; try again later."
+        except LiveuserError as exc:
+            return f"The {name} lookup failed: {escape_data(str(exc))}."
+        except Exception:
+            log.warning("tool %s failed for tenant %s", name, self.tenant.name, exc_info=True)
+            return f"The {name} lookup failed."
+        if result is None:
+            return NOT_FOUND
+        if isinstance(result, UserData):
+            return await self.render([result], Budget(self.tenant.settings.budget_chars))
+        return data_block(tool.source or name, "tool", result)
+
+
+def _validated(name: str, answer: Any) -> list[UserData] | str:
+    items = [] if answer is None else [answer] if isinstance(answer, UserData) else answer
+    if not isinstance(items, list | tuple) or not all(isinstance(d, UserData) for d in items):
+        log.warning("back-end %s answered %s, not UserData", name, type(answer).__name__)
+        return "answered something that is not user data"
+    if any(d.source != name for d in items):
+        return "answered data under another source's name"
+    return list(items)

@@ -1,0 +1,121 @@
+"""Fixtures for the core's tests: the sandbox server, tenants, ledgers, tokens."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stamina
+from starlette.applications import Starlette
+
+from liveuser import (
+    Channel,
+    Conversation,
+    HttpClient,
+    Ledger,
+    Pipeline,
+    Registry,
+    Settings,
+    TenantSettings,
+)
+from liveuser.sandbox import SANDBOX_API_KEY, create_user_data_api, serve
+from liveuser.tokens import KeyRing, Purpose, mint_token
+
+HOST_KEY = "k1"
+HOST_SECRET = "default-tenant-host-secret-0123456789abcdef"
+ACME_SECRET = "acme-tenant-host-secret-0123456789abcdefghij"
+DEFAULT_KEYS = KeyRing({HOST_KEY: HOST_SECRET})
+ACME_KEYS = KeyRing({HOST_KEY: ACME_SECRET})
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff() -> Iterator[None]:
+    """Retries run without backoff in tests (3 attempts, as in production)."""
+    with stamina.set_testing(True, attempts=3):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's liveuser.toml or LIVEUSER_* variables."""
+    for name in list(__import__("os").environ):
+        if name.startswith("LIVEUSER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[tuple[str, Starlette]]:
+    """The fake User Data API, served once per run on 127.0.0.1."""
+    app = create_user_data_api()
+    with serve(app) as url:
+        yield f"{url}/user-data", app
+
+
+def host_token(email: str, *, tenant: str = "default", keys: KeyRing = DEFAULT_KEYS,
+               **kwargs: Any) -> str:
+    return mint_token(keys, tenant=tenant, purpose=Purpose.identity, subject=email, **kwargs)
+
+
+def host_conversation(
+    email: str, conversation_id: str | None = None, *, tenant: str = "default",
+    keys: KeyRing | None = None, payload: dict[str, Any] | None = None,
+) -> Conversation:
+    keys = keys or (ACME_KEYS if tenant == "acme" else DEFAULT_KEYS)
+    return Conversation(
+        tenant=tenant,
+        channel=Channel.host,
+        conversation_id=conversation_id or f"conv-{secrets.token_hex(4)}",
+        claims={"token": host_token(email, tenant=tenant, keys=keys)},
+        payload=payload or {},
+    )
+
+
+def make_settings(tmp_path: Path, *, user_data_api_url: str | None = None,
+                  **tenant_options: Any) -> Settings:
+    plugins = tenant_options.pop("plugins", {})
+    host_keys = tenant_options.pop("host_keys", {HOST_KEY: HOST_SECRET})
+    if user_data_api_url:
+        plugins["user_data_api"] = {"url": user_data_api_url, "api_key": SANDBOX_API_KEY}
+    return Settings(
+        ledger=tmp_path / "ledger.sqlite3",
+        tenants={
+            "default": TenantSettings(host_keys=host_keys, plugins=plugins,
+                                      **tenant_options),
+            "acme": TenantSettings(host_keys={HOST_KEY: ACME_SECRET}),
+        },
+    )
+
+
+@pytest.fixture
+def ledger_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path, ledger_key: bytes) -> AsyncIterator[Ledger]:
+    led = Ledger(tmp_path / "ledger.sqlite3", ledger_key)
+    yield led
+    await led.aclose()
+
+
+PipelineFactory = Callable[..., Pipeline]
+
+
+@pytest.fixture
+async def make_pipeline(tmp_path: Path, ledger: Ledger) -> AsyncIterator[PipelineFactory]:
+    """Build a pipeline over fresh tenants; ``transport`` swaps in an in-process HTTP stack."""
+    registries: list[Registry] = []
+
+    def factory(*, transport: Any = None, **options: Any) -> Pipeline:
+        http = HttpClient(transport) if transport is not None else None
+        registry = Registry(make_settings(tmp_path, **options), http=http, discover=False)
+        registries.append(registry)
+        return Pipeline(registry, ledger)
+
+    yield factory
+    for registry in registries:
+        await registry.aclose()
