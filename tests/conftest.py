@@ -21,6 +21,7 @@ from liveuser import (
     Settings,
     TenantSettings,
 )
+from liveuser.http import RETRY_ATTEMPTS
 from liveuser.sandbox import SANDBOX_API_KEY, create_user_data_api, serve
 from liveuser.tokens import KeyRing, Purpose, mint_token
 
@@ -33,8 +34,8 @@ ACME_KEYS = KeyRing({HOST_KEY: ACME_SECRET})
 
 @pytest.fixture(autouse=True)
 def _no_backoff() -> Iterator[None]:
-    """Retries run without backoff in tests (3 attempts, as in production)."""
-    with stamina.set_testing(True, attempts=3):
+    """Retries run without backoff in tests, as many attempts as in production."""
+    with stamina.set_testing(True, attempts=RETRY_ATTEMPTS - 1):
         yield
 
 

@@ -218,7 +218,8 @@ def test_wrong_answers_for_someone_else(client: httpx2.Client) -> None:
     response = ask(client, WRONG_EMAIL)
     assert response.status_code == 200
     body = response.json()
-    assert body["identifier"] == CROSS_TALK_IDENTIFIER != WRONG_EMAIL
+    assert body["identifier"] == CROSS_TALK_IDENTIFIER
+    assert body["identifier"].lower() != WRONG_EMAIL
     assert body["user_info"]
 
 

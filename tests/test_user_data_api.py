@@ -11,6 +11,7 @@ import pytest
 from starlette.applications import Starlette
 
 from liveuser import Pipeline
+from liveuser.http import RETRY_ATTEMPTS
 from liveuser.sandbox import (
     ANN_EMAIL,
     CROSS_TALK_IDENTIFIER,
@@ -156,8 +157,8 @@ async def test_each_contract_status(
     assert request.method == "POST"
     assert request.headers["authorization"] == SANDBOX_API_KEY
     assert json.loads(request.content) == {"identifier": ANN_EMAIL}
-    # Reads are retried on 5xx (three attempts in tests), never on 4xx.
-    assert len(seen) == (3 if status == 500 else 1)
+    # Reads are retried on 5xx, never on 4xx.
+    assert len(seen) == (RETRY_ATTEMPTS if status == 500 else 1)
 
 
 async def test_custom_header_name_carries_the_key(make_pipeline: PipelineFactory) -> None:

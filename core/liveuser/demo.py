@@ -144,7 +144,7 @@ async def run_demo(console: Console) -> Decimal:
                     + (f"[magenta]charged ${ctx.amount}[/magenta]" if ctx.charged else "free")
                 )
                 shown = ctx.text if len(ctx.text) <= 1200 else ctx.text[:1200] + "\n…"
-                console.print(Panel(Text(shown), title="what the model receives", expand=False))
+                console.print(Panel(Text(shown, overflow="fold"), title="what the model receives", expand=False), soft_wrap=False)
             usage = await ledger.usage()
             console.rule("Usage")
             for row in usage:

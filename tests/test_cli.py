@@ -1,0 +1,142 @@
+"""The command line, run as a user runs it: a subprocess, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+
+from liveuser.sandbox import SANDBOX_API_KEY
+
+from .conftest import HOST_SECRET
+
+
+def liveuser(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LIVEUSER_")}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "liveuser", *args], cwd=cwd, env=environ,
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+@pytest.fixture
+def configured(tmp_path: Path, sandbox: tuple[str, Starlette]) -> Path:
+    url, _ = sandbox
+    (tmp_path / "liveuser.toml").write_text(f"""
+ledger = "ledger.sqlite3"
+[tenants.default.host_keys]
+k1 = "{HOST_SECRET}"
+[tenants.default.plugins.user_data_api]
+url = "{url}"
+api_key = "{SANDBOX_API_KEY}"
+""")
+    return tmp_path
+
+
+def test_token_then_context_delivers_the_users_data(configured: Path) -> None:
+    minted = liveuser("token", "--subject", "ann@example.com", cwd=configured)
+    assert minted.returncode == 0, minted.stderr
+    token = minted.stdout.strip()
+    result = liveuser("context", "--channel", "host", "--conversation-id", "c1",
+                      "--message-id", "m1", "--token", token, cwd=configured)
+    assert result.returncode == 0, result.stderr
+    assert "Customer: ann@example.com" in result.stdout
+    assert "characters: free" in result.stderr
+    as_json = liveuser("context", "--channel", "host", "--conversation-id", "c1",
+                       "--message-id", "m1", "--token", token, "--json", cwd=configured)
+    assert json.loads(as_json.stdout)["verified"] is True
+
+
+def test_check_reports_the_back_end_and_is_audited(configured: Path) -> None:
+    result = liveuser("check", "--identifier", "Ann@Example.com", cwd=configured)
+    assert result.returncode == 0, result.stderr
+    assert "user_data_api" in result.stdout and "ok" in result.stdout
+    assert "latency" in result.stdout and "characters" in result.stdout
+    audit = liveuser("audit", "--identifier", "ann@example.com", "--json", cwd=configured)
+    rows = json.loads(audit.stdout)
+    assert len(rows) == 1 and rows[0]["conversation_id"].startswith("operator-check-")
+    down = liveuser("check", "--identifier", "down@example.com", cwd=configured)
+    assert down.returncode == 0 and "missing" in down.stdout and "HTTP 500" in down.stdout
+
+
+def test_usage_audit_and_forget(configured: Path) -> None:
+    liveuser("check", "--identifier", "long@example.com", cwd=configured)
+    usage = json.loads(liveuser("usage", "--json", cwd=configured).stdout)
+    assert usage[0]["tenant"] == "default" and usage[0]["deliveries"] == 1
+    assert usage[0]["amount"] == "0.02"
+    table = liveuser("usage", cwd=configured)
+    assert "$0.02" in table.stdout
+    forgot = liveuser("forget", "--identifier", "long@example.com", cwd=configured)
+    assert "erased 1 records" in forgot.stdout
+    audit = liveuser("audit", "--identifier", "long@example.com", "--json", cwd=configured)
+    assert json.loads(audit.stdout) == []
+    assert json.loads(liveuser("usage", "--json", cwd=configured).stdout)[0]["amount"] == "0.02"
+
+
+def test_plugins_lists_names_versions_channels_and_hooks(configured: Path) -> None:
+    result = liveuser("plugins", "--json", cwd=configured)
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["host"]["channels"] == ["host"] and rows["host"]["hooks"] == ["verify_user"]
+    assert rows["user_data_api"]["hooks"] == ["fetch_user_data"]
+    assert rows["default_renderer"]["hooks"] == ["render_context"]
+    assert "plugin" in liveuser("plugins", cwd=configured).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["context", "--channel", "telegram", "--conversation-id", "c"], "unknown channel 'telegram'"),
+        (["context", "--channel", "host", "--conversation-id", "c", "--payload", "[1"],
+         "--payload is not valid JSON"),
+        (["check", "--identifier", "not-an-email"], "--identifier is not an email address"),
+        (["check", "--identifier", "a@example.com", "--tenant", "nobody"], "unknown tenant 'nobody'"),
+        (["token", "--subject", "a@example.com", "--purpose", "root"], "unknown purpose 'root'"),
+        (["token", "--subject", "not-an-email"], "not an email"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(configured: Path, args: list[str], message: str) -> None:
+    assert_one_line_error(liveuser(*args, cwd=configured), message)
+
+
+def test_bad_config_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "liveuser.toml").write_text("[tenants.default]\ndeadline_seconds = -1\n")
+    assert_one_line_error(liveuser("usage", cwd=tmp_path), "tenants.default.deadline_seconds")
+
+
+def test_missing_secret_is_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(liveuser("token", "--subject", "a@example.com", cwd=tmp_path),
+                          "tenant default has no host_keys configured")
+    (tmp_path / "liveuser.toml").write_text(
+        '[tenants.default.plugins.user_data_api]\nurl = "https://x.example.com"\n')
+    assert_one_line_error(liveuser("check", "--identifier", "a@example.com", cwd=tmp_path),
+                          "api_key: Field required")
+
+
+def test_bad_url_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "liveuser.toml").write_text(
+        '[tenants.default.plugins.user_data_api]\nurl = "ftp//nowhere"\napi_key = "k"\n')
+    assert_one_line_error(liveuser("check", "--identifier", "a@example.com", cwd=tmp_path),
+                          "plugin user_data_api settings: url")
+
+
+def test_demo_walks_through_the_sandbox(tmp_path: Path) -> None:
+    result = liveuser("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in ["Verified user", "refused", "missing user_data_api", "charged $0.02",
+                     "back-end requests: 0", "Usage"]:
+        assert expected in out, expected
+    assert "Traceback" not in out + result.stderr

@@ -1,0 +1,153 @@
+"""The shared HTTP client: retries for reads only, vendor wait hints, deadline, size cap."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import httpx2
+import pytest
+
+from liveuser import BackendError, BackendResponseError, BackendStatusError, BackendTimeout, HttpClient
+from liveuser.http import RETRY_ATTEMPTS, HttpAnswer, deadline, retry_after
+
+
+def _client(statuses: list[int], seen: list[httpx2.Request], headers: dict[str, str] | None = None
+            ) -> HttpClient:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        status = statuses[min(len(seen) - 1, len(statuses) - 1)]
+        return httpx2.Response(status, headers=headers or {}, json={"n": len(seen)})
+
+    return HttpClient(httpx2.MockTransport(handler))
+
+
+async def test_read_is_retried_on_429_and_5xx_until_it_succeeds() -> None:
+    seen: list[httpx2.Request] = []
+    async with _client([429, 503, 200], seen) as http:
+        answer = await http.request("api", "GET", "https://api.example.com/x")
+    assert answer.status == 200 and answer.json() == {"n": 3} and len(seen) == 3
+
+
+async def test_persistent_5xx_is_a_status_error_after_the_attempts() -> None:
+    seen: list[httpx2.Request] = []
+    async with _client([502], seen) as http:
+        with pytest.raises(BackendStatusError) as info:
+            await http.request("api", "GET", "https://api.example.com/x")
+    assert info.value.status == 502 and str(info.value) == "api: answered HTTP 502"
+    assert len(seen) == RETRY_ATTEMPTS
+
+
+async def test_write_is_never_retried() -> None:
+    seen: list[httpx2.Request] = []
+    async with _client([503, 200], seen) as http:
+        answer = await http.request("api", "POST", "https://api.example.com/x", read=False)
+    assert answer.status == 503 and len(seen) == 1
+
+    def broken(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        raise httpx2.ConnectError("refused")
+
+    seen.clear()
+    async with HttpClient(httpx2.MockTransport(broken)) as http:
+        with pytest.raises(BackendError, match="connection failed"):
+            await http.request("api", "POST", "https://api.example.com/x", read=False)
+    assert len(seen) == 1
+
+
+async def test_read_is_retried_on_transport_errors() -> None:
+    calls = 0
+
+    def flaky(request: httpx2.Request) -> httpx2.Response:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise httpx2.ConnectError("reset")
+        return httpx2.Response(200, json={})
+
+    async with HttpClient(httpx2.MockTransport(flaky)) as http:
+        assert (await http.request("api", "GET", "https://api.example.com/")).status == 200
+    assert calls == 3
+
+
+async def test_retry_after_longer_than_the_deadline_gives_up_at_once() -> None:
+    seen: list[httpx2.Request] = []
+    async with _client([429, 200], seen, headers={"Retry-After": "30"}) as http:
+        with deadline(2.0), pytest.raises(BackendStatusError, match="HTTP 429"):
+            await http.request("api", "GET", "https://api.example.com/x")
+    assert len(seen) == 1
+
+
+async def test_vendor_wait_hint_is_used() -> None:
+    seen: list[httpx2.Request] = []
+    hints: list[int] = []
+
+    def hint(answer: HttpAnswer) -> float | None:
+        hints.append(answer.status)
+        return 0.0
+
+    async with _client([429, 200], seen) as http:
+        answer = await http.request("api", "GET", "https://x.example.com/", wait_hint=hint)
+    assert answer.status == 200 and 429 in hints
+
+
+def test_retry_after_reads_seconds_and_dates() -> None:
+    def answer(value: str) -> HttpAnswer:
+        return HttpAnswer(429, httpx2.Headers({"Retry-After": value}), b"", "s")
+
+    assert retry_after(answer("7")) == 7.0
+    assert retry_after(answer("garbage")) is None
+    assert retry_after(HttpAnswer(429, httpx2.Headers(), b"", "s")) is None
+    future = answer("Wed, 21 Oct 2099 07:28:00 GMT")
+    assert (retry_after(future) or 0) > 1e6
+
+
+async def test_deadline_covers_a_slow_body() -> None:
+    async def drip() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            yield b"x"
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=drip())
+
+    started = time.monotonic()
+    async with HttpClient(httpx2.MockTransport(handler)) as http:
+        with deadline(0.3), pytest.raises(BackendTimeout, match="no complete answer"):
+            await http.request("api", "GET", "https://x.example.com/")
+    assert time.monotonic() - started < 3
+
+
+async def test_size_cap_is_enforced_while_streaming() -> None:
+    chunks = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal chunks
+        while True:
+            chunks += 1
+            yield b"x" * 1000
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=endless())
+
+    async with HttpClient(httpx2.MockTransport(handler)) as http:
+        with pytest.raises(BackendResponseError, match="over the 10000 byte cap"):
+            await http.request("api", "GET", "https://x.example.com/", max_bytes=10_000)
+    assert chunks <= 12
+
+
+async def test_declared_oversize_is_refused_before_reading() -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=b"x" * 5000)
+
+    async with HttpClient(httpx2.MockTransport(handler)) as http:
+        with pytest.raises(BackendResponseError, match="answer of 5000 bytes"):
+            await http.request("api", "GET", "https://x.example.com/", max_bytes=100)
+
+
+async def test_nested_deadline_only_shortens() -> None:
+    with deadline(5.0) as outer, deadline(10.0) as inner:
+        assert inner == outer
+    with deadline(5.0) as outer, deadline(1.0) as inner:
+        assert inner < outer
