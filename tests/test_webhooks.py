@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import string
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -276,6 +275,23 @@ def _malformed_hex() -> Iterator[str]:
 def test_malformed_hex_signature_is_rejected(signature: str) -> None:
     with pytest.raises(WebhookError, match="malformed"):
         verify_hmac(SECRET, BODY, signature)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "encoding", "expected"),
+    [
+        ("sha256", "hex", "64 hex digits"),
+        ("sha1", "hex", "40 hex digits"),
+        ("sha256", "base64", "44 base64 characters"),
+        ("sha1", "base64", "28 base64 characters"),
+    ],
+)
+def test_wrong_length_signature_message_names_the_expected_length(
+    algorithm: Algorithm, encoding: Encoding, expected: str
+) -> None:
+    for signature in ("A", "A" * 45, "A" * 10_000):
+        with pytest.raises(WebhookError, match=f"malformed webhook signature: expected {expected}"):
+            verify_hmac(SECRET, BODY, signature, algorithm=algorithm, encoding=encoding)
 
 
 def _malformed_base64() -> Iterator[str]:
@@ -586,11 +602,26 @@ def test_delivery_is_accepted_again_once_ttl_has_passed() -> None:
     clock = FakeClock()
     seen = SeenDeliveries(ttl=60.0, clock=clock)
     assert seen.first_time("d")
-    clock.advance(59.999)
+    clock.now = 1059.999
     assert not seen.first_time("d")
-    clock.advance(0.001)  # exactly ttl since first recorded
+    assert len(seen) == 1
+    clock.now = 1060.0  # exactly ttl since first recorded
+    assert len(seen) == 0
     assert seen.first_time("d")
     assert not seen.first_time("d")
+
+
+def test_expired_id_is_not_a_replay_even_if_the_clock_stepped_back() -> None:
+    # Out-of-order records (a wall clock stepped back) must not keep an
+    # expired id alive behind a newer one.
+    clock = FakeClock(100.0)
+    seen = SeenDeliveries(ttl=100.0, clock=clock)
+    assert seen.first_time("a")
+    clock.now = 50.0
+    assert seen.first_time("b")
+    clock.now = 150.0  # "b" is exactly ttl old, "a" only 50s
+    assert seen.first_time("b")
+    assert not seen.first_time("a")
 
 
 def test_replay_does_not_extend_the_window() -> None:
@@ -724,31 +755,36 @@ def test_default_clock_is_monotonic() -> None:
     assert not seen.first_time("d")
 
 
-def test_exactly_one_thread_wins_a_race() -> None:
-    def slow_clock() -> float:
-        time.sleep(0.0005)  # yield the GIL inside the check-and-record step
-        return 1000.0
+def test_concurrent_first_sightings_are_atomic() -> None:
+    # Thread A is paused inside first_time() between looking its id up and
+    # recording it (the id's second hash), while thread B asks about the same
+    # id. Exactly one of them may be told "first time"; without a lock both are.
+    inside = threading.Event()
+    release = threading.Event()
 
-    seen = SeenDeliveries(clock=slow_clock)
-    threads = 16
-    rounds = 20
-    start = threading.Barrier(threads)
-    results: list[list[bool]] = [[] for _ in range(threads)]
+    class PausingId(str):
+        hashes = 0
 
-    def worker(slot: int) -> None:
-        start.wait()
-        for i in range(rounds):
-            results[slot].append(seen.first_time(f"race-{i}"))
+        def __hash__(self) -> int:
+            PausingId.hashes += 1
+            if PausingId.hashes == 2:
+                inside.set()
+                assert release.wait(5)
+            return str.__hash__(self)
 
-    old_interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-        for thread in pool:
-            thread.start()
-        for thread in pool:
-            thread.join()
-    finally:
-        sys.setswitchinterval(old_interval)
-    for i in range(rounds):
-        assert sum(results[slot][i] for slot in range(threads)) == 1
+    seen = SeenDeliveries(clock=FakeClock())
+    results: dict[str, bool] = {}
+
+    def ask(name: str, delivery_id: str) -> None:
+        results[name] = seen.first_time(delivery_id)
+
+    a = threading.Thread(target=ask, args=("a", PausingId("x")))
+    a.start()
+    assert inside.wait(5)
+    b = threading.Thread(target=ask, args=("b", "x"))
+    b.start()
+    b.join(0.2)  # without a lock B finishes here, also seeing "x" for the first time
+    release.set()
+    a.join(5)
+    b.join(5)
+    assert results == {"a": True, "b": False}
