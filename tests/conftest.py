@@ -56,14 +56,19 @@ def sandbox() -> Iterator[tuple[str, Starlette]]:
         yield f"{url}/user-data", app
 
 
-def host_token(email: str, *, tenant: str = "default", keys: KeyRing = DEFAULT_KEYS,
-               **kwargs: Any) -> str:
+def host_token(
+    email: str, *, tenant: str = "default", keys: KeyRing = DEFAULT_KEYS, **kwargs: Any
+) -> str:
     return mint_token(keys, tenant=tenant, purpose=Purpose.identity, subject=email, **kwargs)
 
 
 def host_conversation(
-    email: str, conversation_id: str | None = None, *, tenant: str = "default",
-    keys: KeyRing | None = None, payload: dict[str, Any] | None = None,
+    email: str,
+    conversation_id: str | None = None,
+    *,
+    tenant: str = "default",
+    keys: KeyRing | None = None,
+    payload: dict[str, Any] | None = None,
 ) -> Conversation:
     keys = keys or (ACME_KEYS if tenant == "acme" else DEFAULT_KEYS)
     return Conversation(
@@ -75,8 +80,9 @@ def host_conversation(
     )
 
 
-def make_settings(tmp_path: Path, *, user_data_api_url: str | None = None,
-                  **tenant_options: Any) -> Settings:
+def make_settings(
+    tmp_path: Path, *, user_data_api_url: str | None = None, **tenant_options: Any
+) -> Settings:
     plugins = tenant_options.pop("plugins", {})
     host_keys = tenant_options.pop("host_keys", {HOST_KEY: HOST_SECRET})
     if user_data_api_url:
@@ -84,8 +90,7 @@ def make_settings(tmp_path: Path, *, user_data_api_url: str | None = None,
     return Settings(
         ledger=tmp_path / "ledger.sqlite3",
         tenants={
-            "default": TenantSettings(host_keys=host_keys, plugins=plugins,
-                                      **tenant_options),
+            "default": TenantSettings(host_keys=host_keys, plugins=plugins, **tenant_options),
             "acme": TenantSettings(host_keys={HOST_KEY: ACME_SECRET}),
         },
     )

@@ -13,8 +13,10 @@ def test_all_is_sorted_and_every_name_exists() -> None:
 
 def test_every_public_name_in_the_package_namespace_is_exported() -> None:
     public = {
-        name for name, value in vars(liveuser).items()
-        if not name.startswith("_") and getattr(value, "__module__", "").startswith("liveuser")
+        name
+        for name, value in vars(liveuser).items()
+        if not name.startswith("_")
+        and getattr(value, "__module__", "").startswith("liveuser")
         and not isinstance(value, type(liveuser))
     }
     assert public <= set(liveuser.__all__)

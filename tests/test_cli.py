@@ -16,12 +16,19 @@ from liveuser.sandbox import SANDBOX_API_KEY
 from .conftest import HOST_SECRET
 
 
-def liveuser(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def liveuser(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("LIVEUSER_")}
     environ.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "liveuser", *args], cwd=cwd, env=environ,
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "liveuser", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -50,13 +57,34 @@ def test_token_then_context_delivers_the_users_data(configured: Path) -> None:
     minted = liveuser("token", "--subject", "ann@example.com", cwd=configured)
     assert minted.returncode == 0, minted.stderr
     token = minted.stdout.strip()
-    result = liveuser("context", "--channel", "host", "--conversation-id", "c1",
-                      "--message-id", "m1", "--token", token, cwd=configured)
+    result = liveuser(
+        "context",
+        "--channel",
+        "host",
+        "--conversation-id",
+        "c1",
+        "--message-id",
+        "m1",
+        "--token",
+        token,
+        cwd=configured,
+    )
     assert result.returncode == 0, result.stderr
     assert "Customer: ann@example.com" in result.stdout
     assert "characters: free" in result.stderr
-    as_json = liveuser("context", "--channel", "host", "--conversation-id", "c1",
-                       "--message-id", "m1", "--token", token, "--json", cwd=configured)
+    as_json = liveuser(
+        "context",
+        "--channel",
+        "host",
+        "--conversation-id",
+        "c1",
+        "--message-id",
+        "m1",
+        "--token",
+        token,
+        "--json",
+        cwd=configured,
+    )
     assert json.loads(as_json.stdout)["verified"] is True
 
 
@@ -98,11 +126,19 @@ def test_plugins_lists_names_versions_channels_and_hooks(configured: Path) -> No
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["context", "--channel", "telegram", "--conversation-id", "c"], "unknown channel 'telegram'"),
-        (["context", "--channel", "host", "--conversation-id", "c", "--payload", "[1"],
-         "--payload is not valid JSON"),
+        (
+            ["context", "--channel", "telegram", "--conversation-id", "c"],
+            "unknown channel 'telegram'",
+        ),
+        (
+            ["context", "--channel", "host", "--conversation-id", "c", "--payload", "[1"],
+            "--payload is not valid JSON",
+        ),
         (["check", "--identifier", "not-an-email"], "--identifier is not an email address"),
-        (["check", "--identifier", "a@example.com", "--tenant", "nobody"], "unknown tenant 'nobody'"),
+        (
+            ["check", "--identifier", "a@example.com", "--tenant", "nobody"],
+            "unknown tenant 'nobody'",
+        ),
         (["token", "--subject", "a@example.com", "--purpose", "root"], "unknown purpose 'root'"),
         (["token", "--subject", "not-an-email"], "not an email"),
     ],
@@ -117,26 +153,39 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
 
 
 def test_missing_secret_is_one_line(tmp_path: Path) -> None:
-    assert_one_line_error(liveuser("token", "--subject", "a@example.com", cwd=tmp_path),
-                          "tenant default has no host_keys configured")
+    assert_one_line_error(
+        liveuser("token", "--subject", "a@example.com", cwd=tmp_path),
+        "tenant default has no host_keys configured",
+    )
     (tmp_path / "liveuser.toml").write_text(
-        '[tenants.default.plugins.user_data_api]\nurl = "https://x.example.com"\n')
-    assert_one_line_error(liveuser("check", "--identifier", "a@example.com", cwd=tmp_path),
-                          "api_key: Field required")
+        '[tenants.default.plugins.user_data_api]\nurl = "https://x.example.com"\n'
+    )
+    assert_one_line_error(
+        liveuser("check", "--identifier", "a@example.com", cwd=tmp_path), "api_key: Field required"
+    )
 
 
 def test_bad_url_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "liveuser.toml").write_text(
-        '[tenants.default.plugins.user_data_api]\nurl = "ftp//nowhere"\napi_key = "k"\n')
-    assert_one_line_error(liveuser("check", "--identifier", "a@example.com", cwd=tmp_path),
-                          "plugin user_data_api settings: url")
+        '[tenants.default.plugins.user_data_api]\nurl = "ftp//nowhere"\napi_key = "k"\n'
+    )
+    assert_one_line_error(
+        liveuser("check", "--identifier", "a@example.com", cwd=tmp_path),
+        "plugin user_data_api settings: url",
+    )
 
 
 def test_demo_walks_through_the_sandbox(tmp_path: Path) -> None:
     result = liveuser("demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for expected in ["Verified user", "refused", "missing user_data_api", "charged $0.02",
-                     "back-end requests: 0", "Usage"]:
+    for expected in [
+        "Verified user",
+        "refused",
+        "missing user_data_api",
+        "charged $0.02",
+        "back-end requests: 0",
+        "Usage",
+    ]:
         assert expected in out, expected
     assert "Traceback" not in out + result.stderr

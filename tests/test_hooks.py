@@ -35,8 +35,11 @@ HOOKS = ["verify_user", "fetch_user_data", "render_context", "register_tools"]
 
 
 def test_every_hook_is_documented_and_tested() -> None:
-    specs = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-             if hasattr(fn, "liveuser_spec")]
+    specs = [
+        name
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(fn, "liveuser_spec")
+    ]
     assert sorted(specs) == sorted(HOOKS)
     here = Path(__file__).read_text()
     for name in specs:
@@ -55,8 +58,12 @@ class SyncConnector(Plugin):  # type: ignore[type-arg]
 
     @hookimpl
     def verify_user(self, conversation: Conversation) -> VerifiedUser:
-        return VerifiedUser(tenant=conversation.tenant, email="sync@example.com",
-                            channel=conversation.channel, record=_record())
+        return VerifiedUser(
+            tenant=conversation.tenant,
+            email="sync@example.com",
+            channel=conversation.channel,
+            record=_record(),
+        )
 
 
 class AsyncConnector(Plugin):  # type: ignore[type-arg]
@@ -65,12 +72,17 @@ class AsyncConnector(Plugin):  # type: ignore[type-arg]
 
     @hookimpl
     async def verify_user(self, conversation: Conversation) -> VerifiedUser:
-        return VerifiedUser(tenant=conversation.tenant, email="async@example.com",
-                            channel=conversation.channel, record=_record())
+        return VerifiedUser(
+            tenant=conversation.tenant,
+            email="async@example.com",
+            channel=conversation.channel,
+            record=_record(),
+        )
 
 
-@pytest.mark.parametrize("order", [(SyncConnector, AsyncConnector),
-                                   (AsyncConnector, SyncConnector)])
+@pytest.mark.parametrize(
+    "order", [(SyncConnector, AsyncConnector), (AsyncConnector, SyncConnector)]
+)
 async def test_hook_verify_user(make_pipeline: PipelineFactory, order: tuple[type, type]) -> None:
     pipeline = make_pipeline()
     for cls in order:
@@ -81,7 +93,9 @@ async def test_hook_verify_user(make_pipeline: PipelineFactory, order: tuple[typ
     assert isinstance(asyn, VerifiedUser) and asyn.email == "async@example.com"
 
 
-def test_two_connectors_claiming_one_channel_is_a_load_error(make_pipeline: PipelineFactory) -> None:
+def test_two_connectors_claiming_one_channel_is_a_load_error(
+    make_pipeline: PipelineFactory,
+) -> None:
     class Other(SyncConnector):
         name: ClassVar[str] = "other"
 
@@ -140,8 +154,7 @@ class SyncRenderer(Plugin):  # type: ignore[type-arg]
     name: ClassVar[str] = "sync_renderer"
 
     @hookimpl
-    def render_context(self, user: VerifiedUser, data: Sequence[UserData],
-                       budget: Budget) -> str:
+    def render_context(self, user: VerifiedUser, data: Sequence[UserData], budget: Budget) -> str:
         return "SYNC"
 
 
@@ -149,8 +162,9 @@ class AsyncRenderer(Plugin):  # type: ignore[type-arg]
     name: ClassVar[str] = "async_renderer"
 
     @hookimpl
-    async def render_context(self, user: VerifiedUser, data: Sequence[UserData],
-                             budget: Budget) -> str:
+    async def render_context(
+        self, user: VerifiedUser, data: Sequence[UserData], budget: Budget
+    ) -> str:
         return "ASYNC"
 
 
@@ -158,15 +172,20 @@ class PassRenderer(Plugin):  # type: ignore[type-arg]
     name: ClassVar[str] = "pass_renderer"
 
     @hookimpl
-    async def render_context(self, user: VerifiedUser, data: Sequence[UserData],
-                             budget: Budget) -> None:
+    async def render_context(
+        self, user: VerifiedUser, data: Sequence[UserData], budget: Budget
+    ) -> None:
         return None
 
 
 @pytest.mark.parametrize(
     ("order", "expected"),
-    [((SyncRenderer, AsyncRenderer), "ASYNC"), ((AsyncRenderer, SyncRenderer), "SYNC"),
-     ((SyncRenderer, PassRenderer), "SYNC"), ((PassRenderer,), "default")],
+    [
+        ((SyncRenderer, AsyncRenderer), "ASYNC"),
+        ((AsyncRenderer, SyncRenderer), "SYNC"),
+        ((SyncRenderer, PassRenderer), "SYNC"),
+        ((PassRenderer,), "default"),
+    ],
 )
 async def test_hook_render_context(
     make_pipeline: PipelineFactory, order: tuple[type, ...], expected: str
@@ -199,11 +218,20 @@ class Orders(Plugin):  # type: ignore[type-arg]
             assert isinstance(args, OrderArgs)
             if ORDERS.get(args.number) != call.user.email:
                 return None
-            return UserData(source=self.name, fields={"number": args.number, "owner_phone": "555"},
-                            private=frozenset({"owner_phone"}))
+            return UserData(
+                source=self.name,
+                fields={"number": args.number, "owner_phone": "555"},
+                private=frozenset({"owner_phone"}),
+            )
 
-        return [Tool(name="order", description="Look an order up by number",
-                     parameters=OrderArgs, run=lookup)]
+        return [
+            Tool(
+                name="order",
+                description="Look an order up by number",
+                parameters=OrderArgs,
+                run=lookup,
+            )
+        ]
 
 
 async def test_hook_register_tools(make_pipeline: PipelineFactory) -> None:

@@ -9,12 +9,19 @@ from collections.abc import AsyncIterator
 import httpx2
 import pytest
 
-from liveuser import BackendError, BackendResponseError, BackendStatusError, BackendTimeout, HttpClient
+from liveuser import (
+    BackendError,
+    BackendResponseError,
+    BackendStatusError,
+    BackendTimeout,
+    HttpClient,
+)
 from liveuser.http import RETRY_ATTEMPTS, HttpAnswer, deadline, retry_after
 
 
-def _client(statuses: list[int], seen: list[httpx2.Request], headers: dict[str, str] | None = None
-            ) -> HttpClient:
+def _client(
+    statuses: list[int], seen: list[httpx2.Request], headers: dict[str, str] | None = None
+) -> HttpClient:
     def handler(request: httpx2.Request) -> httpx2.Response:
         seen.append(request)
         status = statuses[min(len(seen) - 1, len(statuses) - 1)]

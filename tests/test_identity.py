@@ -33,8 +33,19 @@ def test_plus_tags_and_unicode_local_parts_never_merge() -> None:
     assert normalize_email("e\u0301@example.com") != normalize_email("\u00e9@example.com")
 
 
-@pytest.mark.parametrize("bad", ["", "ann", "@example.com", "ann@", "a b@example.com",
-                                 "ann@localhost", "ann@exa mple.com", "a\n@example.com"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "ann",
+        "@example.com",
+        "ann@",
+        "a b@example.com",
+        "ann@localhost",
+        "ann@exa mple.com",
+        "a\n@example.com",
+    ],
+)
 def test_not_an_address_is_a_value_error(bad: str) -> None:
     with pytest.raises(ValueError):
         normalize_email(bad)

@@ -12,7 +12,16 @@ import httpx2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liveuser import HttpClient, Ledger, Pipeline, Plugin, Registry, UserData, VerifiedUser, hookimpl
+from liveuser import (
+    HttpClient,
+    Ledger,
+    Pipeline,
+    Plugin,
+    Registry,
+    UserData,
+    VerifiedUser,
+    hookimpl,
+)
 from liveuser.sandbox import SANDBOX_API_KEY
 
 from .conftest import host_conversation, make_settings
@@ -31,8 +40,11 @@ class SlowEcho(Plugin):  # type: ignore[type-arg]
     @hookimpl
     async def fetch_user_data(self, user: VerifiedUser) -> UserData:
         await asyncio.sleep(self.rng.random() * 0.01)
-        return UserData(source=self.name, fields={"marker": f"<{user.email}>"},
-                        items=[{"order": f"order-of-{user.email}"}])
+        return UserData(
+            source=self.name,
+            fields={"marker": f"<{user.email}>"},
+            items=[{"order": f"order-of-{user.email}"}],
+        )
 
 
 def _user_data_api(rng: random.Random) -> httpx2.MockTransport:
@@ -44,8 +56,9 @@ def _user_data_api(rng: random.Random) -> httpx2.MockTransport:
     return httpx2.MockTransport(handler)
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     users=st.lists(emails, min_size=2, max_size=8, unique=True),
     turns=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 3)), min_size=4, max_size=40),
@@ -57,7 +70,8 @@ async def test_every_context_holds_only_its_own_users_data(
     rng = random.Random(seed)
     registry = Registry(
         make_settings(tmp_path, user_data_api_url="https://api.example.com/u"),
-        http=HttpClient(_user_data_api(rng)), discover=False,
+        http=HttpClient(_user_data_api(rng)),
+        discover=False,
     )
     registry.register(SlowEcho(rng))
     registry.register(SlowEcho(rng), tenant="acme")
@@ -100,7 +114,9 @@ async def test_one_tenants_back_end_keys_never_serve_another(tmp_path: Path) -> 
 
     settings_ = make_settings(tmp_path, user_data_api_url="https://default.example.com/u")
     settings_.tenants["acme"].plugins["user_data_api"] = {
-        "url": "https://acme.example.com/u", "api_key": "acme-key"}
+        "url": "https://acme.example.com/u",
+        "api_key": "acme-key",
+    }
     registry = Registry(settings_, http=HttpClient(httpx2.MockTransport(handler)), discover=False)
     pipeline = Pipeline(registry, Ledger(":memory:", b"k" * 32))
     try:
@@ -109,8 +125,10 @@ async def test_one_tenants_back_end_keys_never_serve_another(tmp_path: Path) -> 
     finally:
         await registry.aclose()
         await pipeline.ledger.aclose()
-    assert seen == [("https://default.example.com/u", SANDBOX_API_KEY),
-                    ("https://acme.example.com/u", "acme-key")]
+    assert seen == [
+        ("https://default.example.com/u", SANDBOX_API_KEY),
+        ("https://acme.example.com/u", "acme-key"),
+    ]
 
 
 async def test_other_tenants_do_not_read_the_default_tenants_environment(

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from liveuser.errors import LedgerError
 from liveuser.metering import (
     KEY_BYTES,

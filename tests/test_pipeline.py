@@ -65,12 +65,30 @@ async def test_verified_host_user_is_the_token_subject(make_pipeline: PipelineFa
     [
         ({}, "no identity token"),
         ({"token": "not.a.jwt"}, "host identity token refused"),
-        ({"token": mint_token(ACME_KEYS, tenant="default", purpose=Purpose.identity,
-                              subject=ANN)}, "host identity token refused"),
-        ({"token": mint_token(DEFAULT_KEYS, tenant="acme", purpose=Purpose.identity,
-                              subject=ANN)}, "host identity token refused"),
-        ({"token": mint_token(DEFAULT_KEYS, tenant="default", purpose=Purpose.mcp_session,
-                              subject=ANN)}, "host identity token refused"),
+        (
+            {
+                "token": mint_token(
+                    ACME_KEYS, tenant="default", purpose=Purpose.identity, subject=ANN
+                )
+            },
+            "host identity token refused",
+        ),
+        (
+            {
+                "token": mint_token(
+                    DEFAULT_KEYS, tenant="acme", purpose=Purpose.identity, subject=ANN
+                )
+            },
+            "host identity token refused",
+        ),
+        (
+            {
+                "token": mint_token(
+                    DEFAULT_KEYS, tenant="default", purpose=Purpose.mcp_session, subject=ANN
+                )
+            },
+            "host identity token refused",
+        ),
     ],
     ids=["missing", "garbage", "other-tenant-key", "other-tenant-claim", "wrong-audience"],
 )
@@ -99,7 +117,10 @@ async def test_tampered_token_is_refused(make_pipeline: PipelineFactory) -> None
 async def test_rotated_host_keys_both_verify_and_retired_key_is_refused(
     make_pipeline: PipelineFactory,
 ) -> None:
-    old_secret, new_secret = "old-secret-0123456789abcdef-ghijklmno", "new-secret-0123456789abcdef-ghijklmno"
+    old_secret, new_secret = (
+        "old-secret-0123456789abcdef-ghijklmno",
+        "new-secret-0123456789abcdef-ghijklmno",
+    )
     old, new = KeyRing({"k1": old_secret}), KeyRing({"k2": new_secret})
     rotating = make_pipeline(host_keys={"k1": old_secret, "k2": new_secret})
     for keys in (old, new):
@@ -111,8 +132,9 @@ async def test_rotated_host_keys_both_verify_and_retired_key_is_refused(
 
 async def test_unknown_tenant_is_refused_without_metering(make_pipeline: PipelineFactory) -> None:
     pipeline = make_pipeline()
-    ctx = await pipeline.context_for(host_conversation(ANN, tenant="nobody",
-                                                       keys=DEFAULT_KEYS), "m1")
+    ctx = await pipeline.context_for(
+        host_conversation(ANN, tenant="nobody", keys=DEFAULT_KEYS), "m1"
+    )
     assert not ctx.verified and "unknown tenant" in (ctx.refusal or "")
     assert await pipeline.ledger.usage() == []
 
@@ -179,8 +201,9 @@ async def test_connector_verifying_for_another_channel_is_refused(
 
         @hookimpl
         def verify_user(self, conversation: Conversation) -> VerifiedUser:
-            return VerifiedUser(tenant="acme", email=ANN, channel=Channel.intercom,
-                                record=_record())
+            return VerifiedUser(
+                tenant="acme", email=ANN, channel=Channel.intercom, record=_record()
+            )
 
     pipeline = make_pipeline()
     pipeline.registry.register(Sloppy())
@@ -201,8 +224,9 @@ async def test_connector_crash_is_a_refusal_not_a_traceback(make_pipeline: Pipel
 
     pipeline = make_pipeline()
     pipeline.registry.register(Broken())
-    ctx = await pipeline.context_for(Conversation(channel=Channel.freshdesk, conversation_id="1"),
-                                     "m1")
+    ctx = await pipeline.context_for(
+        Conversation(channel=Channel.freshdesk, conversation_id="1"), "m1"
+    )
     assert ctx.refusal == "broken could not verify the user (RuntimeError)"
 
 
@@ -216,8 +240,9 @@ async def test_verification_is_cached_and_can_be_dropped(make_pipeline: Pipeline
         @hookimpl
         def verify_user(self, conversation: Conversation) -> VerifiedUser:
             calls.append(conversation.conversation_id)
-            return VerifiedUser(tenant="default", email=ANN, channel=conversation.channel,
-                                record=_record())
+            return VerifiedUser(
+                tenant="default", email=ANN, channel=conversation.channel, record=_record()
+            )
 
     pipeline = make_pipeline()
     plugin = pipeline.registry.register(Counting())
@@ -249,14 +274,17 @@ async def _context_of_size(pipeline: Any, chars: int, message_id: str) -> Any:
     echo.size = 1
     pipeline.registry.tenant().data_cache.drop(lambda *_: True)
     conversation = host_conversation(ANN, "sized")
-    probe = await pipeline.context_for(conversation.model_copy(update={"conversation_id": "probe"}),
-                                       f"probe-{message_id}")
+    probe = await pipeline.context_for(
+        conversation.model_copy(update={"conversation_id": "probe"}), f"probe-{message_id}"
+    )
     echo.size = 1 + chars - probe.chars
     pipeline.registry.tenant().data_cache.drop(lambda *_: True)
     return await pipeline.context_for(conversation, message_id)
 
 
-async def test_1500_characters_are_free_and_1501_are_charged(make_pipeline: PipelineFactory) -> None:
+async def test_1500_characters_are_free_and_1501_are_charged(
+    make_pipeline: PipelineFactory,
+) -> None:
     pipeline = make_pipeline()
     pipeline.registry.register(Echo())
     free = await _context_of_size(pipeline, 1500, "m1")
@@ -335,7 +363,9 @@ async def test_audit_finds_every_conversation_that_received_a_person(
     await pipeline.context_for(Conversation(channel=Channel.host, conversation_id="c5"), "m1")
     rows = await pipeline.ledger.audit("ANN@example.com")
     assert sorted((r.tenant, r.conversation_id) for r in rows) == [
-        ("acme", "c3"), ("default", "c1"), ("default", "c2")
+        ("acme", "c3"),
+        ("default", "c1"),
+        ("default", "c2"),
     ]
     assert all(r.sources == ("echo",) for r in rows)
     assert await pipeline.ledger.forget(ANN) == 3
@@ -345,7 +375,8 @@ async def test_audit_finds_every_conversation_that_received_a_person(
 async def test_refusal_is_metered_without_identity(make_pipeline: PipelineFactory) -> None:
     pipeline = make_pipeline()
     ctx = await pipeline.context_for(Conversation(channel=Channel.host, conversation_id="c"), "m")
-    assert isinstance(await pipeline.verify(Conversation(channel=Channel.host,
-                                                         conversation_id="c")), Refusal)
+    assert isinstance(
+        await pipeline.verify(Conversation(channel=Channel.host, conversation_id="c")), Refusal
+    )
     rows = await pipeline.ledger.usage("default")
     assert rows[0].deliveries == 1 and not ctx.charged

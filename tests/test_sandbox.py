@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx2
 import pytest
+from starlette.applications import Starlette
+
 from liveuser.sandbox import (
     ANN_EMAIL,
     BOB_EMAIL,
@@ -34,7 +36,6 @@ from liveuser.sandbox import (
     create_user_data_api,
     serve,
 )
-from starlette.applications import Starlette
 
 AUTH = {"Authorization": SANDBOX_API_KEY}
 

@@ -24,7 +24,9 @@ def test_no_configuration_gives_one_default_tenant() -> None:
 
 
 def test_file_configures_tenants_and_plugins(tmp_path: Path) -> None:
-    _write(tmp_path, f"""
+    _write(
+        tmp_path,
+        f"""
 ledger = "ledger.sqlite3"
 [tenants.default]
 deadline_seconds = 3
@@ -33,7 +35,8 @@ url = "https://api.example.com/users"
 api_key = "{SANDBOX_API_KEY}"
 [tenants.acme]
 monthly_cap = "12.50"
-""")
+""",
+    )
     settings = load_settings()
     assert settings.config == Path("liveuser.toml")
     assert settings.tenants["default"].deadline_seconds == 3
@@ -61,10 +64,12 @@ def test_plugin_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     ("text", "message"),
     [
         ("[tenants.default\n", "cannot read liveuser.toml"),
-        ("[tenants.default]\ndeadline_seconds = 30\n",
-         "settings: tenants.default.deadline_seconds: Input should be less than or equal to 10"),
+        (
+            "[tenants.default]\ndeadline_seconds = 30\n",
+            "settings: tenants.default.deadline_seconds: Input should be less than or equal to 10",
+        ),
         ("[tenants.default]\nspeed = 1\n", "settings: tenants.default.speed: Extra inputs"),
-        ("[tenants.default]\nmonthly_cap = \"lots\"\n", "tenants.default.monthly_cap"),
+        ('[tenants.default]\nmonthly_cap = "lots"\n', "tenants.default.monthly_cap"),
     ],
 )
 def test_bad_file_is_one_clear_line(tmp_path: Path, text: str, message: str) -> None:
@@ -77,7 +82,7 @@ def test_bad_file_is_one_clear_line(tmp_path: Path, text: str, message: str) -> 
 
 def test_missing_config_file_named_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIVEUSER_CONFIG", "/nonexistent/liveuser.toml")
-    with pytest.raises(ConfigError, match="config file not found: /nonexistent/liveuser.toml"):
+    with pytest.raises(ConfigError, match=r"config file not found: /nonexistent/liveuser\.toml"):
         load_settings()
 
 
@@ -86,8 +91,10 @@ def test_missing_config_file_named_in_the_environment(monkeypatch: pytest.Monkey
     [
         ('url = "https://x.example.com"', "plugin user_data_api settings: api_key: Field required"),
         ('url = "not a url"\napi_key = "k"', "plugin user_data_api settings: url:"),
-        ('url = "https://x.example.com"\napi_key = "k"\ncolour = "red"',
-         "plugin user_data_api settings: colour: Extra inputs are not permitted"),
+        (
+            'url = "https://x.example.com"\napi_key = "k"\ncolour = "red"',
+            "plugin user_data_api settings: colour: Extra inputs are not permitted",
+        ),
     ],
 )
 def test_bad_plugin_settings_name_the_tenant_and_plugin(
@@ -110,8 +117,10 @@ def test_short_host_key_is_a_config_error(tmp_path: Path) -> None:
 def test_installed_example_plugin_is_configured_per_tenant(tmp_path: Path) -> None:
     customers = tmp_path / "customers.json"
     customers.write_text('{"ann@example.com": {"plan": "Gold"}}')
-    _write(tmp_path, f'[tenants.default.plugins.example_crm]\ncustomers_file = "{customers}"\n'
-                     "[tenants.acme]\n")
+    _write(
+        tmp_path,
+        f'[tenants.default.plugins.example_crm]\ncustomers_file = "{customers}"\n[tenants.acme]\n',
+    )
     registry = Registry(load_settings())
     assert "example_crm" in registry.tenant("default").plugins
     assert "example_crm" not in registry.tenant("acme").plugins  # not configured there

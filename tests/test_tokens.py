@@ -14,6 +14,8 @@ import jwt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import SecretStr, ValidationError
+
 from liveuser.errors import ConfigError, TokenError
 from liveuser.identity import normalize_email
 from liveuser.models import Channel
@@ -26,7 +28,6 @@ from liveuser.tokens import (
     verify_attestation,
     verify_token,
 )
-from pydantic import SecretStr, ValidationError
 
 NOW = 1_750_000_000.0
 KEY_1 = "k1-secret-" + "1" * 54  # 64 bytes: long enough for HS512 forgeries too

@@ -116,9 +116,7 @@ async def test_wrong_api_key_is_missing_with_reason(
     tmp_path: Path, make_pipeline: PipelineFactory, sandbox: tuple[str, Starlette]
 ) -> None:
     url, _ = sandbox
-    pipeline = make_pipeline(
-        plugins={"user_data_api": {"url": url, "api_key": "not-the-key"}}
-    )
+    pipeline = make_pipeline(plugins={"user_data_api": {"url": url, "api_key": "not-the-key"}})
     ctx = await pipeline.context_for(host_conversation(ANN_EMAIL), "m1")
     assert ctx.missing == {"user_data_api": "rejected the API key (HTTP 401)"}
 
@@ -165,8 +163,13 @@ async def test_custom_header_name_carries_the_key(make_pipeline: PipelineFactory
     seen: list[httpx2.Request] = []
     pipeline = make_pipeline(
         transport=_endpoint(200, seen),
-        plugins={"user_data_api": {"url": "https://api.example.com/u", "api_key": "s3cret",
-                                   "header_name": "X-Api-Key"}},
+        plugins={
+            "user_data_api": {
+                "url": "https://api.example.com/u",
+                "api_key": "s3cret",
+                "header_name": "X-Api-Key",
+            }
+        },
     )
     await pipeline.context_for(host_conversation(ANN_EMAIL), "m1")
     assert seen[0].headers["x-api-key"] == "s3cret"

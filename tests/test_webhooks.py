@@ -14,6 +14,7 @@ from typing import Any, Literal
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
 from liveuser.errors import LiveuserError, WebhookError
 from liveuser.webhooks import (
     MAX_DELIVERY_ID_CHARS,

@@ -103,7 +103,7 @@ async def plugins(tenant: TenantOpt = DEFAULT_TENANT, as_json: JsonOpt = False) 
     registry = Registry(load_settings())
     try:
         t = registry.tenant(tenant)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for name, plugin in t.plugins.items():
             hooks = sorted(h.name for h in t.pm.get_hookcallers(plugin) or [])
             rows.append(
@@ -121,7 +121,9 @@ async def plugins(tenant: TenantOpt = DEFAULT_TENANT, as_json: JsonOpt = False) 
         return
     table = Table("plugin", "version", "channels", "hooks")
     for row in rows:
-        table.add_row(row["name"], row["version"], ", ".join(row["channels"]), ", ".join(row["hooks"]))
+        table.add_row(
+            row["name"], row["version"], ", ".join(row["channels"]), ", ".join(row["hooks"])
+        )
     out.print(table)
 
 
@@ -146,8 +148,11 @@ async def context(
         _fail("--payload must be a JSON object")
     claims = {k: v for k, v in (("token", token), ("attestation", attestation)) if v}
     conversation = Conversation(
-        tenant=tenant, channel=_channel(channel), conversation_id=conversation_id,
-        payload=body, claims=claims,
+        tenant=tenant,
+        channel=_channel(channel),
+        conversation_id=conversation_id,
+        payload=body,
+        claims=claims,
     )
     settings = load_settings()
     registry, ledger = Registry(settings), open_ledger(settings)
@@ -187,9 +192,12 @@ async def check(
         t = registry.tenant(tenant)
         try:
             user = VerifiedUser(
-                tenant=tenant, email=identifier, channel=Channel.host,
+                tenant=tenant,
+                email=identifier,
+                channel=Channel.host,
                 record=VerificationRecord(
-                    vendor="cli", mechanism=Mechanism.operator,
+                    vendor="cli",
+                    mechanism=Mechanism.operator,
                     evidence="operator check from the liveuser CLI",
                 ),
             )
@@ -210,8 +218,12 @@ async def check(
         body = await silo.render(gathered.data, budget)
         text = compose(user, body, missing=gathered.missing, trimmed=budget.trimmed, capped=False)
         record = await ledger.record(
-            tenant=tenant, conversation_id=key.conversation_id, message_id="check",
-            channel=Channel.host.value, chars=len(text), sources=gathered.sources,
+            tenant=tenant,
+            conversation_id=key.conversation_id,
+            message_id="check",
+            channel=Channel.host.value,
+            chars=len(text),
+            sources=gathered.sources,
             identity=user.email,
         )
     finally:
@@ -225,14 +237,18 @@ async def check(
     if not gathered.sources and not gathered.missing:
         table.add_row("(none)", "no back-end is configured or none knows this user")
     out.print(table)
-    out.print(f"latency {latency * 1000:.0f} ms; {_verdict(len(text), record.charged, record.amount)}")
+    out.print(
+        f"latency {latency * 1000:.0f} ms; {_verdict(len(text), record.charged, record.amount)}"
+    )
     out.print(text, markup=False)
 
 
 @app.command()
 @command
-async def usage(tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
-                as_json: JsonOpt = False) -> None:
+async def usage(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Totals per tenant and day: deliveries, messages, charged messages, amount."""
     ledger = open_ledger(load_settings())
     try:
@@ -244,8 +260,15 @@ async def usage(tenant: Annotated[str | None, typer.Option(help="Only this tenan
         return
     table = Table("tenant", "day", "deliveries", "messages", "charged", "chars", "amount")
     for r in rows:
-        table.add_row(r.tenant, str(r.day), str(r.deliveries), str(r.messages),
-                      str(r.charged_messages), str(r.chars), f"${r.amount}")
+        table.add_row(
+            r.tenant,
+            str(r.day),
+            str(r.deliveries),
+            str(r.messages),
+            str(r.charged_messages),
+            str(r.chars),
+            f"${r.amount}",
+        )
     out.print(table)
 
 
@@ -259,8 +282,9 @@ def _jsonable(row: Any) -> dict[str, Any]:
 
 @app.command()
 @command
-async def audit(identifier: Annotated[str, typer.Option(help="The person's email.")],
-                as_json: JsonOpt = False) -> None:
+async def audit(
+    identifier: Annotated[str, typer.Option(help="The person's email.")], as_json: JsonOpt = False
+) -> None:
     """Every conversation that received this person's data: when, from where, how much."""
     ledger = open_ledger(load_settings())
     try:
@@ -270,11 +294,20 @@ async def audit(identifier: Annotated[str, typer.Option(help="The person's email
     if as_json:
         out.print_json(json.dumps([_jsonable(r) for r in rows], default=str))
         return
-    table = Table("when", "tenant", "channel", "conversation", "message", "tool call",
-                  "sources", "chars")
+    table = Table(
+        "when", "tenant", "channel", "conversation", "message", "tool call", "sources", "chars"
+    )
     for r in rows:
-        table.add_row(str(r.recorded_at), r.tenant, r.channel, r.conversation_id, r.message_id,
-                      r.tool_call_id, ", ".join(r.sources), str(r.chars))
+        table.add_row(
+            str(r.recorded_at),
+            r.tenant,
+            r.channel,
+            r.conversation_id,
+            r.message_id,
+            r.tool_call_id,
+            ", ".join(r.sources),
+            str(r.chars),
+        )
     out.print(table)
     out.print(f"{len(rows)} deliveries")
 
@@ -294,7 +327,9 @@ async def forget(identifier: Annotated[str, typer.Option(help="The person's emai
 @app.command()
 def token(
     subject: Annotated[str, typer.Option(help="The user's email.")],
-    purpose: Annotated[str, typer.Option(help="identity, attestation or mcp_session.")] = "identity",
+    purpose: Annotated[
+        str, typer.Option(help="identity, attestation or mcp_session.")
+    ] = "identity",
     ttl: Annotated[float, typer.Option(help="Lifetime in seconds.")] = 300,
     channel: Annotated[str | None, typer.Option(help="Attestation: vendor channel.")] = None,
     conversation_id: Annotated[str | None, typer.Option(help="Attestation: conversation.")] = None,
@@ -316,8 +351,13 @@ def token(
             raise ConfigError(f"unknown purpose {purpose!r}") from None
         print(
             mint_token(
-                KeyRing(t.host_keys), tenant=tenant, purpose=kind, subject=subject, ttl=ttl,
-                channel=_channel(channel) if channel else None, conversation_id=conversation_id,
+                KeyRing(t.host_keys),
+                tenant=tenant,
+                purpose=kind,
+                subject=subject,
+                ttl=ttl,
+                channel=_channel(channel) if channel else None,
+                conversation_id=conversation_id,
             )
         )
     except (LiveuserError, ValueError) as exc:

@@ -65,29 +65,86 @@ def _steps(keys: KeyRing) -> list[Step]:
     tampered = f"{head}.{body}.{sig[:-4]}{'AAAA' if sig[-4:] != 'AAAA' else 'BBBB'}"
     return [
         Step("Verified user", "Where is my order?", ANN_EMAIL, "chat-1", token(ANN_EMAIL)),
-        Step("Same conversation, next message (served from cache)",
-             "When can I expect delivery?", ANN_EMAIL, "chat-1", token(ANN_EMAIL)),
-        Step("Verified user, stock question", "Is the grinder back in stock?", BOB_EMAIL,
-             "chat-2", token(BOB_EMAIL)),
-        Step("Refused: tampered token", "Where is my order?", ANN_EMAIL, "chat-3",
-             {"token": tampered}),
+        Step(
+            "Same conversation, next message (served from cache)",
+            "When can I expect delivery?",
+            ANN_EMAIL,
+            "chat-1",
+            token(ANN_EMAIL),
+        ),
+        Step(
+            "Verified user, stock question",
+            "Is the grinder back in stock?",
+            BOB_EMAIL,
+            "chat-2",
+            token(BOB_EMAIL),
+        ),
+        Step(
+            "Refused: tampered token",
+            "Where is my order?",
+            ANN_EMAIL,
+            "chat-3",
+            {"token": tampered},
+        ),
         Step("Refused: no token at all", "Where is my order?", ANN_EMAIL, "chat-4"),
-        Step("Refused: someone else is in the chat", "Where is my order?", ANN_EMAIL, "chat-5",
-             token(ANN_EMAIL), payload={"participants": [ANN_EMAIL, "friend@example.org"]}),
-        Step("Refused: unknown tenant", "Where is my order?", ANN_EMAIL, "chat-6",
-             token(ANN_EMAIL), tenant="nobody"),
-        Step("Refused: a channel with no connector installed", "Where is my order?",
-             ANN_EMAIL, "ticket-7", channel=Channel.gorgias_chat),
-        Step("Back-end down (HTTP 500)", "Where is my order?", DOWN_EMAIL, "chat-8",
-             token(DOWN_EMAIL)),
-        Step(f"Back-end drips its answer past the {DEMO_DEADLINE:g} s deadline",
-             "Where is my order?", DRIP_EMAIL, "chat-9", token(DRIP_EMAIL)),
-        Step("Back-end answer over the 1 MB cap", "Where is my order?", HUGE_EMAIL, "chat-10",
-             token(HUGE_EMAIL)),
-        Step("Back-end answers about someone else (discarded)", "Where is my order?",
-             WRONG_EMAIL, "chat-11", token(WRONG_EMAIL)),
-        Step("Long order history: over 1,500 characters, metered", "Where are my orders?",
-             LONG_EMAIL, "chat-12", token(LONG_EMAIL)),
+        Step(
+            "Refused: someone else is in the chat",
+            "Where is my order?",
+            ANN_EMAIL,
+            "chat-5",
+            token(ANN_EMAIL),
+            payload={"participants": [ANN_EMAIL, "friend@example.org"]},
+        ),
+        Step(
+            "Refused: unknown tenant",
+            "Where is my order?",
+            ANN_EMAIL,
+            "chat-6",
+            token(ANN_EMAIL),
+            tenant="nobody",
+        ),
+        Step(
+            "Refused: a channel with no connector installed",
+            "Where is my order?",
+            ANN_EMAIL,
+            "ticket-7",
+            channel=Channel.gorgias_chat,
+        ),
+        Step(
+            "Back-end down (HTTP 500)",
+            "Where is my order?",
+            DOWN_EMAIL,
+            "chat-8",
+            token(DOWN_EMAIL),
+        ),
+        Step(
+            f"Back-end drips its answer past the {DEMO_DEADLINE:g} s deadline",
+            "Where is my order?",
+            DRIP_EMAIL,
+            "chat-9",
+            token(DRIP_EMAIL),
+        ),
+        Step(
+            "Back-end answer over the 1 MB cap",
+            "Where is my order?",
+            HUGE_EMAIL,
+            "chat-10",
+            token(HUGE_EMAIL),
+        ),
+        Step(
+            "Back-end answers about someone else (discarded)",
+            "Where is my order?",
+            WRONG_EMAIL,
+            "chat-11",
+            token(WRONG_EMAIL),
+        ),
+        Step(
+            "Long order history: over 1,500 characters, metered",
+            "Where are my orders?",
+            LONG_EMAIL,
+            "chat-12",
+            token(LONG_EMAIL),
+        ),
     ]
 
 
@@ -110,46 +167,61 @@ async def run_demo(console: Console) -> Decimal:
             ledger=Path(tmp) / "ledger.sqlite3",
             tenants={
                 "default": TenantSettings(
-                    host_keys={"demo-1": keys.secret("demo-1").decode()},  # type: ignore[union-attr,dict-item]
+                    host_keys={"demo-1": keys.secret("demo-1").decode()},  # type: ignore[union-attr]
                     deadline_seconds=DEMO_DEADLINE,
-                    plugins={"user_data_api": {"url": f"{url}/user-data", "api_key": SANDBOX_API_KEY}},
+                    plugins={
+                        "user_data_api": {"url": f"{url}/user-data", "api_key": SANDBOX_API_KEY}
+                    },
                 )
             },
         )
         registry = Registry(settings)
         ledger = Ledger(settings.ledger, secrets.token_bytes(32))
         pipeline = Pipeline(registry, ledger)
-        console.print(Panel.fit(
-            f"liveuser sandbox: User Data API at {url}/user-data\n"
-            f"plugins: {', '.join(registry.tenant().plugins)}",
-            title="liveuser demo",
-        ))
+        console.print(
+            Panel.fit(
+                f"liveuser sandbox: User Data API at {url}/user-data\n"
+                f"plugins: {', '.join(registry.tenant().plugins)}",
+                title="liveuser demo",
+            )
+        )
         total = Decimal("0")
         try:
             for n, step in enumerate(_steps(keys), 1):
                 before = app.state.requests
                 conversation = Conversation(
-                    tenant=step.tenant, channel=step.channel,
-                    conversation_id=step.conversation_id, claims=step.claims, payload=step.payload,
+                    tenant=step.tenant,
+                    channel=step.channel,
+                    conversation_id=step.conversation_id,
+                    claims=step.claims,
+                    payload=step.payload,
                 )
                 ctx = await pipeline.context_for(conversation, message_id=f"m{n}")
                 total += ctx.amount
                 fetched = app.state.requests - before
                 console.rule(f"{n}. {step.title}")
-                console.print(f"[bold]{step.email}[/bold] on {step.channel.value}: "
-                              f"“{step.question}”")
+                console.print(
+                    f"[bold]{step.email}[/bold] on {step.channel.value}: “{step.question}”"
+                )
                 console.print(_summary(ctx))
                 console.print(
                     f"back-end requests: {fetched}; context: {ctx.chars} characters, "
                     + (f"[magenta]charged ${ctx.amount}[/magenta]" if ctx.charged else "free")
                 )
                 shown = ctx.text if len(ctx.text) <= 1200 else ctx.text[:1200] + "\n…"
-                console.print(Panel(Text(shown, overflow="fold"), title="what the model receives", expand=False), soft_wrap=False)
+                console.print(
+                    Panel(
+                        Text(shown, overflow="fold"), title="what the model receives", expand=False
+                    ),
+                    soft_wrap=False,
+                )
             usage = await ledger.usage()
             console.rule("Usage")
             for row in usage:
-                console.print(f"{row.tenant} {row.day}: {row.deliveries} deliveries, "
-                              f"{row.charged_messages} charged, ${row.amount}")
+                console.print(
+                    f"{row.tenant} {row.day}: {row.deliveries} deliveries, "
+                    f"{row.charged_messages} charged, ${row.amount}"
+                )
         finally:
             await registry.aclose()
             await ledger.aclose()

@@ -29,7 +29,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 @hookspec
 def verify_user(
     conversation: Conversation,
-) -> VerifiedUser | Refusal | None | Awaitable[VerifiedUser | Refusal | None]:
+) -> VerifiedUser | Refusal | Awaitable[VerifiedUser | Refusal | None] | None:
     """Decide whether the author of ``conversation`` is a verified user.
 
     Called by the pipeline on exactly one plugin: the one whose ``channels``
@@ -65,7 +65,7 @@ def verify_user(
 @hookspec
 def fetch_user_data(
     user: VerifiedUser,
-) -> UserData | Sequence[UserData] | None | Awaitable[UserData | Sequence[UserData] | None]:
+) -> UserData | Sequence[UserData] | Awaitable[UserData | Sequence[UserData] | None] | None:
     """Fetch what this back-end knows about ``user``.
 
     Called on every plugin that implements it, concurrently, under the
@@ -92,7 +92,7 @@ def fetch_user_data(
 @hookspec
 def render_context(
     user: VerifiedUser, data: Sequence[UserData], budget: Budget
-) -> str | None | Awaitable[str | None]:
+) -> str | Awaitable[str | None] | None:
     """Render ``data`` about ``user`` into the text the model receives.
 
     Called on every implementation, latest registered first; the first answer
@@ -115,7 +115,7 @@ def render_context(
 
 
 @hookspec
-def register_tools() -> Sequence[Tool] | None | Awaitable[Sequence[Tool] | None]:
+def register_tools() -> Sequence[Tool] | Awaitable[Sequence[Tool] | None] | None:
     """Offer model-callable lookups or actions.
 
     Called on every plugin when a tenant is built; every answer counts and two

@@ -98,7 +98,10 @@ def verify_host_attestation(
         return Refusal(reason=f"host tokens are not configured for tenant {conversation.tenant}")
     try:
         claims = verify_attestation(
-            keys, token, tenant=conversation.tenant, channel=conversation.channel,
+            keys,
+            token,
+            tenant=conversation.tenant,
+            channel=conversation.channel,
             conversation_id=conversation.conversation_id,
         )
     except TokenError as exc:

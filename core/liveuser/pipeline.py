@@ -47,16 +47,24 @@ class Pipeline:
         except UnknownTenantError as exc:
             # No tenant, nobody to bill: the refusal is delivered but not metered.
             return Context(
-                key=key, message_id=message_id, text=refusal_text(str(exc)),
-                verified=False, refusal=str(exc),
+                key=key,
+                message_id=message_id,
+                text=refusal_text(str(exc)),
+                verified=False,
+                refusal=str(exc),
             )
         verdict = await _verify(tenant, conversation)
         if isinstance(verdict, Refusal):
             text = refusal_text(verdict.reason)
             record = await self._meter(tenant, key, message_id, "", text, (), None)
             return Context(
-                key=key, message_id=message_id, text=text, verified=False,
-                refusal=verdict.reason, charged=record.charged, amount=record.amount,
+                key=key,
+                message_id=message_id,
+                text=text,
+                verified=False,
+                refusal=verdict.reason,
+                charged=record.charged,
+                amount=record.amount,
             )
         silo = Silo(tenant, verdict, key)
         gathered = await silo.gather()
@@ -76,9 +84,15 @@ class Pipeline:
             tenant, key, message_id, "", text, gathered.sources, verdict.email
         )
         return Context(
-            key=key, message_id=message_id, text=text, verified=True,
-            sources=gathered.sources, missing=gathered.missing,
-            trimmed=tuple(budget.trimmed), charged=record.charged, amount=record.amount,
+            key=key,
+            message_id=message_id,
+            text=text,
+            verified=True,
+            sources=gathered.sources,
+            missing=gathered.missing,
+            trimmed=tuple(budget.trimmed),
+            charged=record.charged,
+            amount=record.amount,
             capped=capped,
         )
 
@@ -106,7 +120,9 @@ class Pipeline:
         else:
             text = await Silo(tenant, verdict, conversation.key).run_tool(name, arguments)
             identity = verdict.email
-        await self._meter(tenant, conversation.key, message_id, tool_call_id, text, (name,), identity)
+        await self._meter(
+            tenant, conversation.key, message_id, tool_call_id, text, (name,), identity
+        )
         return text
 
     async def _over_cap(self, tenant: Tenant) -> bool:

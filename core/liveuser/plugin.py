@@ -104,6 +104,7 @@ class Plugin(Generic[S]):
 
 def plugin_version(plugin: Plugin[Any]) -> str:
     """The version of the distribution that ships ``plugin``, or ``"builtin"``."""
-    return getattr(plugin, "__version__", None) or getattr(
+    version = getattr(plugin, "__version__", None) or getattr(
         type(plugin), "_liveuser_dist_version", "builtin"
     )
+    return str(version)

@@ -60,9 +60,7 @@ def _safe_name(value: str) -> str:
 def data_block(source: str, kind: str, body: str) -> str:
     """Wrap ``body`` in a delimited block that nothing inside it can close."""
     body = escape_data(body).rstrip("\n")
-    return (
-        f'{OPEN} source="{_safe_name(source)}" kind="{_safe_name(kind)}">>>\n{body}\n{CLOSE}'
-    )
+    return f'{OPEN} source="{_safe_name(source)}" kind="{_safe_name(kind)}">>>\n{body}\n{CLOSE}'
 
 
 @dataclass
@@ -105,8 +103,7 @@ class _Section:
             kind=data.kind,
             fields=[(k, _format(v)) for k, v in data.fields.items() if k not in hidden],
             items=[
-                [(k, _format(v)) for k, v in item.items() if k not in hidden]
-                for item in data.items
+                [(k, _format(v)) for k, v in item.items() if k not in hidden] for item in data.items
             ],
             text=data.text or "",
         )

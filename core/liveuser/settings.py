@@ -59,7 +59,9 @@ class TenantSettings(BaseModel):
         60.0, ge=0, description="How long fetched data (and so a verification) is reused."
     )
     max_response_bytes: int = Field(
-        1_000_000, gt=0, description="Largest back-end response body read, enforced while streaming."
+        1_000_000,
+        gt=0,
+        description="Largest back-end response body read, enforced while streaming.",
     )
     budget_chars: int = Field(
         6_000, ge=200, description="Largest context handed to the model, in characters."
@@ -71,7 +73,9 @@ class TenantSettings(BaseModel):
         Decimal("0.02"), ge=0, description="Charge for a message whose delivery is over threshold."
     )
     monthly_cap: Decimal | None = Field(
-        None, ge=0, description="Spending cap per month; past it contexts stay within the free size."
+        None,
+        ge=0,
+        description="Spending cap per month; past it contexts stay within the free size.",
     )
     host_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="Host token keys by key id; the last one mints."

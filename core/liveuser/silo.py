@@ -48,9 +48,7 @@ class Silo:
         if type(user) is not VerifiedUser:
             raise SiloViolation("a silo opens only for a VerifiedUser")
         if user.tenant != tenant.name or conversation.tenant != tenant.name:
-            raise SiloViolation(
-                f"user of tenant {user.tenant!r} offered to tenant {tenant.name!r}"
-            )
+            raise SiloViolation(f"user of tenant {user.tenant!r} offered to tenant {tenant.name!r}")
         self.tenant = tenant
         self.user = user
         self.conversation = conversation

@@ -23,8 +23,8 @@ from pydantic_settings import SettingsConfigDict
 from ..errors import BackendResponseError, BackendStatusError, CrossTalkError
 from ..hookspecs import hookimpl
 from ..identity import normalize_email
-from ..plugin import Plugin, PluginSettings
 from ..models import UserData, VerifiedUser
+from ..plugin import Plugin, PluginSettings
 
 log = logging.getLogger("liveuser")
 

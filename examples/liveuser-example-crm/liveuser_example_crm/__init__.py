@@ -36,5 +36,6 @@ class ExampleCrm(Plugin[ExampleCrmSettings]):
         record = by_email.get(user.email)  # the silo's verified user, never a model's choice
         if record is None:
             return None
-        return UserData(source=self.name, kind="account", fields=record,
-                        private=frozenset({"phone"}))
+        return UserData(
+            source=self.name, kind="account", fields=record, private=frozenset({"phone"})
+        )
