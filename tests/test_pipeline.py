@@ -380,3 +380,135 @@ async def test_refusal_is_metered_without_identity(make_pipeline: PipelineFactor
     )
     rows = await pipeline.ledger.usage("default")
     assert rows[0].deliveries == 1 and not ctx.charged
+
+
+async def test_forget_erases_the_ledger_and_the_cache(make_pipeline: PipelineFactory) -> None:
+    pipeline = make_pipeline()
+    echo = pipeline.registry.register(Echo())
+    conversation = host_conversation(ANN)
+    await pipeline.context_for(conversation, "m1")
+    assert await pipeline.forget("Ann@example.com") == 1
+    assert await pipeline.ledger.audit(ANN) == []
+    await pipeline.context_for(conversation, "m2")
+    assert echo.calls == [ANN, ANN]  # type: ignore[attr-defined]
+
+
+async def test_connector_cannot_claim_an_operator_verification(
+    make_pipeline: PipelineFactory,
+) -> None:
+    class Pretender(Plugin):  # type: ignore[type-arg]
+        name: ClassVar[str] = "pretender"
+        channels: ClassVar[frozenset[Channel]] = frozenset({Channel.hubspot_chat})
+
+        @hookimpl
+        def verify_user(self, conversation: Conversation) -> VerifiedUser:
+            record = VerificationRecord(vendor="x", mechanism=Mechanism.operator, evidence="me")
+            return VerifiedUser(
+                tenant="default", email=ANN, channel=conversation.channel, record=record
+            )
+
+    pipeline = make_pipeline()
+    pipeline.registry.register(Pretender())
+    ctx = await pipeline.context_for(
+        Conversation(channel=Channel.hubspot_chat, conversation_id="c1"), "m1"
+    )
+    assert not ctx.verified and "only the liveuser CLI" in (ctx.refusal or "")
+
+
+class AttestingChat(Plugin):  # type: ignore[type-arg]
+    """A live-chat connector whose vendor records the contact but cannot prove who types."""
+
+    name: ClassVar[str] = "attesting_chat"
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.gorgias_chat})
+
+    @hookimpl
+    def verify_user(self, conversation: Conversation) -> VerifiedUser | Refusal | None:
+        from liveuser.host import verify_host_attestation
+
+        contact = conversation.payload.get("contact_email")
+        verdict = verify_host_attestation(
+            self.runtime.host_keys, conversation, vendor="gorgias", contact=contact
+        )
+        return verdict or Refusal(reason="Gorgias live chat is not a verified source")
+
+
+def _attestation(
+    email: str,
+    conversation_id: str,
+    *,
+    keys: KeyRing = DEFAULT_KEYS,
+    channel: Channel = Channel.gorgias_chat,
+) -> str:
+    return mint_token(
+        keys,
+        tenant="default",
+        purpose=Purpose.attestation,
+        subject=email,
+        channel=channel,
+        conversation_id=conversation_id,
+    )
+
+
+@pytest.mark.parametrize(
+    ("claims", "contact", "verified", "reason"),
+    [
+        ({}, ANN, False, "not a verified source"),
+        ({"attestation": _attestation(ANN, "chat-1")}, ANN, True, None),
+        (
+            {"attestation": _attestation(ANN, "chat-1")},
+            "bob@example.com",
+            False,
+            "not this gorgias conversation's contact",
+        ),
+        ({"attestation": _attestation(ANN, "chat-2")}, ANN, False, "another conversation"),
+        (
+            {"attestation": _attestation(ANN, "chat-1", channel=Channel.intercom)},
+            ANN,
+            False,
+            "another conversation",
+        ),
+        (
+            {"attestation": _attestation(ANN, "chat-1", keys=ACME_KEYS)},
+            ANN,
+            False,
+            "host attestation refused",
+        ),
+        (
+            {"attestation": host_conversation(ANN).claims["token"]},
+            ANN,
+            False,
+            "host attestation refused",
+        ),
+    ],
+    ids=[
+        "none",
+        "valid",
+        "other-contact",
+        "other-conversation",
+        "other-channel",
+        "other-key",
+        "identity-token",
+    ],
+)
+async def test_host_attestation_opens_only_its_own_vendor_conversation(
+    make_pipeline: PipelineFactory,
+    claims: dict[str, str],
+    contact: str,
+    verified: bool,
+    reason: str | None,
+) -> None:
+    pipeline = make_pipeline()
+    pipeline.registry.register(AttestingChat())
+    conversation = Conversation(
+        channel=Channel.gorgias_chat,
+        conversation_id="chat-1",
+        claims=claims,
+        payload={"contact_email": contact},
+    )
+    verdict = await pipeline.verify(conversation)
+    if verified:
+        assert isinstance(verdict, VerifiedUser)
+        assert verdict.record.mechanism is Mechanism.host_attestation
+        assert verdict.record.key_id == "k1"
+    else:
+        assert isinstance(verdict, Refusal) and reason in verdict.reason

@@ -25,11 +25,19 @@ from rich.table import Table
 
 from .errors import ConfigError, LiveuserError
 from .metering import Ledger, load_or_create_key
-from .models import Channel, Conversation, Mechanism, VerificationRecord, VerifiedUser
+from .models import (
+    Channel,
+    Conversation,
+    ConversationKey,
+    Mechanism,
+    VerificationRecord,
+    VerifiedUser,
+)
 from .pipeline import Pipeline
 from .plugin import plugin_version
 from .registry import Registry
 from .settings import DEFAULT_TENANT, Settings, load_settings
+from .silo import Silo
 
 app = typer.Typer(
     help="Live, verified user data for AI support agents.",
@@ -203,44 +211,25 @@ async def check(
             )
         except ValueError:
             raise ConfigError(f"--identifier is not an email address: {identifier!r}") from None
-        from .models import ConversationKey
-        from .render import Budget, compose
-        from .silo import Silo
-
         key = ConversationKey(
             tenant=tenant, channel=Channel.host, conversation_id=f"operator-check-{uuid.uuid4()}"
         )
-        silo = Silo(t, user, key)
         started = time.perf_counter()
-        gathered = await silo.gather()
+        ctx = await Pipeline(registry, ledger).context_in(Silo(t, user, key), "check")
         latency = time.perf_counter() - started
-        budget = Budget(t.settings.budget_chars)
-        body = await silo.render(gathered.data, budget)
-        text = compose(user, body, missing=gathered.missing, trimmed=budget.trimmed, capped=False)
-        record = await ledger.record(
-            tenant=tenant,
-            conversation_id=key.conversation_id,
-            message_id="check",
-            channel=Channel.host.value,
-            chars=len(text),
-            sources=gathered.sources,
-            identity=user.email,
-        )
     finally:
         await registry.aclose()
         await ledger.aclose()
     table = Table("source", "status")
-    for source in gathered.sources:
+    for source in ctx.sources:
         table.add_row(source, "[green]ok[/green]")
-    for source, reason in gathered.missing.items():
+    for source, reason in ctx.missing.items():
         table.add_row(source, f"[red]missing[/red]: {reason}")
-    if not gathered.sources and not gathered.missing:
+    if not ctx.sources and not ctx.missing:
         table.add_row("(none)", "no back-end is configured or none knows this user")
     out.print(table)
-    out.print(
-        f"latency {latency * 1000:.0f} ms; {_verdict(len(text), record.charged, record.amount)}"
-    )
-    out.print(text, markup=False)
+    out.print(f"latency {latency * 1000:.0f} ms; {_verdict(ctx.chars, ctx.charged, ctx.amount)}")
+    out.print(ctx.text, markup=False)
 
 
 @app.command()
@@ -315,11 +304,13 @@ async def audit(
 @app.command()
 @command
 async def forget(identifier: Annotated[str, typer.Option(help="The person's email.")]) -> None:
-    """Erase a person from the ledger's audit trail (billing totals stay)."""
-    ledger = open_ledger(load_settings())
+    """Erase a person from the ledger's audit trail and caches (billing totals stay)."""
+    settings = load_settings()
+    registry, ledger = Registry(settings), open_ledger(settings)
     try:
-        erased = await ledger.forget(identifier)
+        erased = await Pipeline(registry, ledger).forget(identifier)
     finally:
+        await registry.aclose()
         await ledger.aclose()
     out.print(f"erased {erased} records of that person")
 

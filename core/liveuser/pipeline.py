@@ -15,8 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import UnknownTenantError
+from .identity import normalize_email
 from .metering import Ledger, Pricing
-from .models import Context, Conversation, ConversationKey, Refusal, VerifiedUser
+from .models import Context, Conversation, ConversationKey, Mechanism, Refusal, VerifiedUser
 from .registry import Registry, Tenant, resolve
 from .render import Budget, compose, overhead, refusal_text
 from .silo import Silo
@@ -66,25 +67,27 @@ class Pipeline:
                 charged=record.charged,
                 amount=record.amount,
             )
-        silo = Silo(tenant, verdict, key)
+        return await self.context_in(Silo(tenant, verdict, key), message_id)
+
+    async def context_in(self, silo: Silo, message_id: str) -> Context:
+        """Fetch, render within the budget and meter a context inside an open silo."""
+        tenant, user = silo.tenant, silo.user
         gathered = await silo.gather()
         settings = tenant.settings
         capped = await self._over_cap(tenant)
         limit = settings.budget_chars
         if capped:
             limit = min(limit, settings.charge_threshold_chars)
-        budget = Budget(max(limit - overhead(verdict, gathered.missing, capped), 0))
+        budget = Budget(max(limit - overhead(user, gathered.missing, capped), 0))
         body = await silo.render(gathered.data, budget)
-        text = compose(
-            verdict, body, missing=gathered.missing, trimmed=budget.trimmed, capped=capped
-        )
+        text = compose(user, body, missing=gathered.missing, trimmed=budget.trimmed, capped=capped)
         if len(text) > limit:  # only the notes can push it over; never charge for them
             text = text[:limit]
         record = await self._meter(
-            tenant, key, message_id, "", text, gathered.sources, verdict.email
+            tenant, silo.conversation, message_id, "", text, gathered.sources, user.email
         )
         return Context(
-            key=key,
+            key=silo.conversation,
             message_id=message_id,
             text=text,
             verified=True,
@@ -95,6 +98,14 @@ class Pipeline:
             amount=record.amount,
             capped=capped,
         )
+
+    async def forget(self, email: str) -> int:
+        """Erase a person: their ledger records' identity, and every cached datum and
+        verification of theirs in this process. Returns the ledger rows erased."""
+        erased = await self.ledger.forget(email)
+        for name in self.registry.tenant_names():
+            self.registry.tenant(name).forget_identity(normalize_email(email))
+        return erased
 
     async def call_tool(
         self,
@@ -184,6 +195,12 @@ async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | 
     if verdict.tenant != conversation.tenant or verdict.channel != conversation.channel:
         log.warning("connector %s verified a user of another tenant or channel", owner.name)
         return Refusal(reason=f"{owner.name} verified a user for another conversation")
+    if verdict.record.mechanism is Mechanism.operator:
+        log.warning("connector %s claimed an operator verification", owner.name)
+        return Refusal(
+            reason=f"{owner.name} answered an operator verification, which only "
+            "the liveuser CLI makes"
+        )
     if verdict.record.other_participants:
         return Refusal(
             reason="the conversation has other outside participants (CC, followers or a "
