@@ -255,6 +255,20 @@ async def test_verification_is_cached_and_can_be_dropped(make_pipeline: Pipeline
     assert calls == ["t1", "t1"]
 
 
+async def test_new_credentials_in_a_conversation_verify_again(
+    make_pipeline: PipelineFactory,
+) -> None:
+    pipeline = make_pipeline()
+    pipeline.registry.register(Echo())
+    as_ann = host_conversation(ANN, "shared")
+    as_bob = host_conversation("bob@example.com", "shared")
+    assert "owner: ann@example.com" in (await pipeline.context_for(as_ann, "m1")).text
+    bob = await pipeline.context_for(as_bob, "m2")
+    assert "owner: bob@example.com" in bob.text and ANN not in bob.text
+    unsigned = as_ann.model_copy(update={"claims": {}})
+    assert not (await pipeline.context_for(unsigned, "m3")).verified
+
+
 async def test_verification_is_not_cached_longer_than_data(make_pipeline: PipelineFactory) -> None:
     pipeline = make_pipeline(cache_ttl_seconds=0)
     echo = pipeline.registry.register(Echo())
@@ -262,7 +276,7 @@ async def test_verification_is_not_cached_longer_than_data(make_pipeline: Pipeli
     await pipeline.context_for(conversation, "m1")
     await pipeline.context_for(conversation, "m2")
     assert echo.calls == [ANN, ANN]  # type: ignore[attr-defined]
-    assert pipeline.registry.tenant().cached_verification(conversation.key) is None
+    assert pipeline.registry.tenant().cached_verification(conversation) is None
 
 
 # -- metering ------------------------------------------------------------------

@@ -171,7 +171,7 @@ class Pipeline:
 
 async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | Refusal:
     key = conversation.key
-    cached = tenant.cached_verification(key)
+    cached = tenant.cached_verification(conversation)
     if cached is not None:
         return cached
     owner = tenant.owners.get(conversation.channel)
@@ -206,5 +206,5 @@ async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | 
             reason="the conversation has other outside participants (CC, followers or a "
             "group), so user data would reach them too"
         )
-    tenant.remember_verification(key, verdict)
+    tenant.remember_verification(conversation, verdict)
     return verdict

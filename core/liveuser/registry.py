@@ -12,6 +12,7 @@ the code registers (``registry.register(MyBackend(...))``).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import inspect
 import logging
@@ -25,7 +26,7 @@ from pydantic import ValidationError
 from . import hookspecs
 from .errors import ConfigError, PluginError, UnknownTenantError
 from .http import HttpClient
-from .models import Channel, ConversationKey, VerifiedUser
+from .models import Channel, Conversation, ConversationKey, VerifiedUser
 from .plugin import Plugin, PluginRuntime, PluginSettings
 from .settings import DEFAULT_TENANT, Settings, TenantSettings, _one_line, load_settings
 from .tokens import KeyRing
@@ -98,6 +99,14 @@ class _TTLCache:
         for k in keys:
             del self._data[k]
         return len(keys)
+
+
+def _verification_key(conversation: Conversation) -> tuple[ConversationKey, str]:
+    """A conversation plus a digest of the credentials presented with it."""
+    digest = hashlib.sha256()
+    for name, value in sorted(conversation.claims.items()):
+        digest.update(f"{len(name)}:{name}{len(value)}:{value}".encode())
+    return conversation.key, digest.hexdigest()
 
 
 class Tenant:
@@ -206,15 +215,18 @@ class Tenant:
 
     def forget_verification(self, key: ConversationKey) -> None:
         """Drop the cached verification of one conversation."""
-        self.verifications.drop(lambda k, _: k == key)
+        self.verifications.drop(lambda k, _: k[0] == key)
 
-    def cached_verification(self, key: ConversationKey) -> VerifiedUser | None:
-        found = self.verifications.get(key)
+    def cached_verification(self, conversation: Conversation) -> VerifiedUser | None:
+        """The verification of this conversation, if the same credentials earned it lately."""
+        found = self.verifications.get(_verification_key(conversation))
         return found if isinstance(found, VerifiedUser) else None
 
-    def remember_verification(self, key: ConversationKey, user: VerifiedUser) -> None:
-        # Never longer than the data it unlocks.
-        self.verifications.put(key, user, self.settings.cache_ttl_seconds)
+    def remember_verification(self, conversation: Conversation, user: VerifiedUser) -> None:
+        # Never longer than the data it unlocks; new credentials (another token) verify again.
+        self.verifications.put(
+            _verification_key(conversation), user, self.settings.cache_ttl_seconds
+        )
 
     def forget_identity(self, email: str) -> int:
         """Drop every cached datum and verification of ``email`` in this tenant."""
