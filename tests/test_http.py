@@ -158,3 +158,55 @@ async def test_nested_deadline_only_shortens() -> None:
         assert inner == outer
     with deadline(5.0) as outer, deadline(1.0) as inner:
         assert inner < outer
+
+
+def test_retry_after_ignores_non_ascii_digits() -> None:
+    answer = HttpAnswer(429, httpx2.Headers({"Retry-After": "²".encode("latin-1")}), b"", "s")
+    assert retry_after(answer) is None
+
+
+async def test_first_retry_waits_as_the_vendor_asks() -> None:
+    seen: list[httpx2.Request] = []
+    started = time.monotonic()
+    async with _client([429, 200], seen, headers={"Retry-After": "1"}) as http:
+        answer = await http.request("api", "GET", "https://api.example.com/x")
+    assert answer.status == 200 and time.monotonic() - started >= 1.0
+
+
+async def test_post_is_not_retried_unless_marked_a_read() -> None:
+    seen: list[httpx2.Request] = []
+    async with _client([503, 200], seen) as http:
+        assert (await http.request("api", "POST", "https://x.example.com/")).status == 503
+        assert len(seen) == 1
+        assert (
+            await http.request("api", "POST", "https://x.example.com/", read=True)
+        ).status == 200
+
+
+async def test_nothing_is_retried_inside_an_action() -> None:
+    from liveuser.http import no_retries
+
+    seen: list[httpx2.Request] = []
+    async with _client([503, 200], seen) as http:
+        with no_retries():
+            answer = await http.request("api", "GET", "https://x.example.com/")
+    assert answer.status == 503 and len(seen) == 1
+
+
+async def test_bodies_are_asked_for_uncompressed_and_bad_encodings_are_errors() -> None:
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not gzip")
+
+    async with HttpClient(httpx2.MockTransport(handler)) as http:
+        with pytest.raises(BackendResponseError, match="cannot be decoded"):
+            await http.request("api", "GET", "https://x.example.com/")
+    assert seen[0].headers["accept-encoding"] == "identity"
+
+
+async def test_a_request_that_cannot_be_sent_is_a_backend_error() -> None:
+    async with _client([200], []) as http:
+        with pytest.raises(BackendError, match="request failed"):
+            await http.request("api", "GET", "https://x.example.com/", headers={"X-Key": "clé"})

@@ -20,6 +20,7 @@ from .strategies import emails
         ("ann@Bücher.example", "ann@xn--bcher-kva.example"),
         ("ann@xn--bcher-kva.example", "ann@xn--bcher-kva.example"),
         ("Ünïcode@example.com", "Ünïcode@example.com"),
+        ("ann@example.com.", "ann@example.com"),
     ],
 )
 def test_normal_forms(raw: str, normal: str) -> None:

@@ -42,7 +42,7 @@ class SlowEcho(Plugin):  # type: ignore[type-arg]
         await asyncio.sleep(self.rng.random() * 0.01)
         return UserData(
             source=self.name,
-            fields={"marker": f"<{user.email}>"},
+            fields={"marker": f"<{user.email}>", "tenant": f"tenant={user.tenant}"},
             items=[{"order": f"order-of-{user.email}"}],
         )
 
@@ -82,12 +82,15 @@ async def test_every_context_holds_only_its_own_users_data(
         for n, (who, conv) in enumerate(turns):
             email = users[who % len(users)]
             tenant = "acme" if conv == 3 else "default"
-            conversation = host_conversation(email, f"{email}-{conv}", tenant=tenant)
+            # Conversation ids are shared between users and tenants on purpose.
+            conversation = host_conversation(email, f"c{conv % 2}", tenant=tenant)
             jobs.append((email, conversation, pipeline.context_for(conversation, f"m{n}")))
         contexts = await asyncio.gather(*(job for _, _, job in jobs))
         for (email, conversation, _), ctx in zip(jobs, contexts, strict=True):
             assert ctx.verified and ctx.key == conversation.key
             assert f"<{email}>" in ctx.text and f"order-of-{email}" in ctx.text
+            assert f"tenant={conversation.tenant}" in ctx.text
+            assert ctx.text.count("tenant=") == 1
             for other in users:
                 if other != email:
                     assert f"<{other}>" not in ctx.text

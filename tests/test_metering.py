@@ -155,13 +155,36 @@ async def test_pricing_given_per_delivery_overrides_the_ledgers(ledger: Ledger) 
 
 async def test_retried_turn_is_not_charged_twice(ledger: Ledger, db: Path) -> None:
     first = await deliver(ledger, chars=2000, sources=("crm",), identity="ann@example.com")
-    # The retry re-renders slightly differently; the original record still stands.
+    same = await deliver(ledger, chars=2000, sources=("crm",), identity="ann@example.com")
+    assert same == first
+    # The retry re-renders differently: the row follows what was delivered last.
     retry = await deliver(ledger, chars=1400, sources=("crm", "billing"))
-
-    assert retry == first
-    assert first.charged
+    assert (retry.chars, retry.sources) == (1400, ("crm", "billing"))
+    assert retry.charged and retry.amount == PRICE
+    assert retry.identity_hash == first.identity_hash
     assert await ledger.month_spend("acme") == PRICE
     assert len(rows(db)) == 1
+
+
+async def test_retry_after_a_refusal_records_the_person_and_the_charge(ledger: Ledger) -> None:
+    refused = await deliver(ledger, chars=200)
+    assert refused.identity_hash is None and not refused.charged
+    delivered = await deliver(ledger, chars=3000, sources=("crm",), identity="ann@example.com")
+    assert delivered.charged and delivered.amount == PRICE and delivered.chars == 3000
+    assert [r.conversation_id for r in await ledger.audit("ann@example.com")] == ["c1"]
+    again = await deliver(ledger, chars=3100, sources=("crm",), identity="ann@example.com")
+    assert again.amount == PRICE and await ledger.month_spend("acme") == PRICE
+
+
+async def test_retry_that_delivered_another_person_keeps_both_in_the_audit(
+    ledger: Ledger, db: Path
+) -> None:
+    await deliver(ledger, chars=100, identity="ann@example.com")
+    await deliver(ledger, chars=100, identity="bob@example.com")
+    await deliver(ledger, chars=100, identity="bob@example.com")
+    assert len(await ledger.audit("ann@example.com")) == 1
+    assert len(await ledger.audit("bob@example.com")) == 1
+    assert len(rows(db)) == 2
 
 
 async def test_message_is_charged_at_most_once_across_tool_calls(ledger: Ledger) -> None:
@@ -219,8 +242,7 @@ async def test_concurrent_retries_of_one_delivery_make_one_row_and_one_charge(
 ) -> None:
     results = await asyncio.gather(*(deliver(ledger, chars=1501 + i) for i in range(50)))
 
-    assert len(set(results)) == 1
-    assert results[0].charged
+    assert all(r.charged and r.amount == PRICE for r in results)
     assert len(rows(db)) == 1
     assert await ledger.month_spend("acme") == PRICE
 
@@ -301,8 +323,11 @@ async def test_ledger_survives_a_process_restart(tmp_path: Path, db: Path) -> No
             ("call-1", 2500),
             ("call-2", 20),
         ]
-        again = await deliver(led, chars=9999)  # the retry, now in another process
-        assert again.chars == 1700 and again.charged and again.sources == ("crm",)
+        again = await deliver(  # the same retried turn, now in another process
+            led, chars=1700, sources=("crm",), identity="ann@example.com"
+        )
+        assert again.recorded_at == audit[0].recorded_at  # the original row, unchanged
+        assert again.chars == 1700 and again.charged and again.amount == PRICE
         await deliver(led, chars=1501, message_id="m2")
 
     async with Ledger(db, key) as reopened:
@@ -550,8 +575,8 @@ _deliveries = st.lists(
 async def test_total_is_price_times_messages_with_any_delivery_over_threshold(
     deliveries: list[tuple[tuple[str, str, str], str, int]],
 ) -> None:
-    first_chars: dict[tuple[tuple[str, str, str], str], int] = {}
-    first_record: dict[tuple[tuple[str, str, str], str], MeterRecord] = {}
+    over: set[tuple[str, str, str]] = set()
+    last_record: dict[tuple[tuple[str, str, str], str], MeterRecord] = {}
     async with Ledger(":memory:", KEY) as led:
         for (tenant, conversation_id, message_id), tool_call_id, chars in deliveries:
             record = await deliver(
@@ -562,18 +587,20 @@ async def test_total_is_price_times_messages_with_any_delivery_over_threshold(
                 tool_call_id=tool_call_id,
                 chars=chars,
             )
-            key = ((tenant, conversation_id, message_id), tool_call_id)
-            first_chars.setdefault(key, chars)  # a retry keeps the first delivery
-            assert first_record.setdefault(key, record) == record
+            message = (tenant, conversation_id, message_id)
+            if chars > 1500:
+                over.add(message)
+            assert record.chars == chars  # the row follows what was delivered last
+            last_record[(message, tool_call_id)] = record
         spent = sum([await led.month_spend(t) for t in ("acme", "globex")], Decimal("0"))
         usage = await led.usage()
 
-    charged = {message for (message, _), chars in first_chars.items() if chars > 1500}
+    charged = over  # any delivery of a message over the threshold, retries included
     per_message: dict[tuple[str, str, str], int] = {}
-    for (message, _), record in first_record.items():
+    for (message, _), record in last_record.items():
         per_message[message] = per_message.get(message, 0) + record.charged
     assert spent == PRICE * len(charged)
-    assert sum(r.amount for r in first_record.values()) == PRICE * len(charged)
+    assert sum(r.amount for r in last_record.values()) == PRICE * len(charged)
     assert sum(u.amount for u in usage) == PRICE * len(charged)
     assert sum(u.charged_messages for u in usage) == len(charged)
     assert all(n <= 1 for n in per_message.values())

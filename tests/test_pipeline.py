@@ -21,11 +21,11 @@ from liveuser import (
     VerifiedUser,
     hookimpl,
 )
+from liveuser.render import CLOSE
 from liveuser.tokens import KeyRing, Purpose, mint_token
 
 from .conftest import ACME_KEYS, DEFAULT_KEYS, PipelineFactory, host_conversation
 
-pytestmark = pytest.mark.asyncio
 ANN = "ann@example.com"
 
 
@@ -526,3 +526,151 @@ async def test_host_attestation_opens_only_its_own_vendor_conversation(
         assert verdict.record.key_id == "k1"
     else:
         assert isinstance(verdict, Refusal) and reason in verdict.reason
+
+
+async def test_added_participant_is_refused_despite_a_cached_verification(
+    make_pipeline: PipelineFactory,
+) -> None:
+    pipeline = make_pipeline()
+    pipeline.registry.register(Echo())
+    alone = host_conversation(ANN, "c1")
+    assert (await pipeline.context_for(alone, "m1")).verified
+    joined = alone.model_copy(update={"payload": {"participants": [ANN, "eve@example.org"]}})
+    ctx = await pipeline.context_for(joined, "m2")
+    assert not ctx.verified and ANN not in ctx.text
+
+
+async def test_verification_is_not_reused_past_its_evidence(
+    make_pipeline: PipelineFactory,
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    calls: list[str] = []
+
+    class ShortLived(Plugin):  # type: ignore[type-arg]
+        name: ClassVar[str] = "short_lived"
+        channels: ClassVar[frozenset[Channel]] = frozenset({Channel.intercom})
+
+        @hookimpl
+        def verify_user(self, conversation: Conversation) -> VerifiedUser:
+            calls.append(conversation.conversation_id)
+            expires = datetime.now(UTC) + timedelta(seconds=0.2)
+            return VerifiedUser(
+                tenant="default",
+                email=ANN,
+                channel=conversation.channel,
+                record=_record(expires_at=expires),
+            )
+
+    pipeline = make_pipeline()
+    pipeline.registry.register(ShortLived())
+    conversation = Conversation(channel=Channel.intercom, conversation_id="i1")
+    await pipeline.context_for(conversation, "m1")
+    await pipeline.context_for(conversation, "m2")
+    assert calls == ["i1"]
+    await asyncio.sleep(0.3)
+    await pipeline.context_for(conversation, "m3")
+    assert calls == ["i1", "i1"]
+
+
+async def test_hanging_connector_is_refused_at_the_deadline(make_pipeline: PipelineFactory) -> None:
+    import asyncio
+
+    class Hangs(Plugin):  # type: ignore[type-arg]
+        name: ClassVar[str] = "hangs"
+        channels: ClassVar[frozenset[Channel]] = frozenset({Channel.intercom})
+
+        @hookimpl
+        async def verify_user(self, conversation: Conversation) -> None:
+            await asyncio.sleep(60)
+
+    pipeline = make_pipeline(deadline_seconds=0.2)
+    pipeline.registry.register(Hangs())
+    ctx = await pipeline.context_for(
+        Conversation(channel=Channel.intercom, conversation_id="1"), "m1"
+    )
+    assert ctx.refusal == "hangs could not verify the user in time"
+
+
+async def test_failing_or_overlong_renderer_falls_back_to_the_default(
+    make_pipeline: PipelineFactory,
+) -> None:
+    from collections.abc import Sequence
+
+    from liveuser import Budget
+
+    class Crashes(Plugin):  # type: ignore[type-arg]
+        name: ClassVar[str] = "crashes"
+
+        @hookimpl
+        def render_context(
+            self, user: VerifiedUser, data: Sequence[UserData], budget: Budget
+        ) -> str:
+            raise RuntimeError("template bug")
+
+    class Overlong(Plugin):  # type: ignore[type-arg]
+        name: ClassVar[str] = "overlong"
+
+        @hookimpl
+        def render_context(
+            self, user: VerifiedUser, data: Sequence[UserData], budget: Budget
+        ) -> str:
+            return "z" * (budget.chars + 1)
+
+    for renderer in (Crashes, Overlong):
+        pipeline = make_pipeline()
+        pipeline.registry.register(Echo())
+        pipeline.registry.register(renderer())
+        ctx = await pipeline.context_for(host_conversation(ANN), "m1")
+        assert "owner: ann@example.com" in ctx.text and "zzz" not in ctx.text
+
+
+async def test_tool_faults_come_back_as_text(make_pipeline: PipelineFactory) -> None:
+    class BrokenTools(Plugin):  # type: ignore[type-arg]
+        name: ClassVar[str] = "broken_tools"
+
+        @hookimpl
+        def register_tools(self) -> list[object]:
+            return ["not a tool"]
+
+    pipeline = make_pipeline()
+    conversation = host_conversation(ANN)
+    assert await pipeline.call_tool(conversation, "m1", "c0", "x", [1]) == "Unknown tool 'x'."
+    pipeline.registry.register(BrokenTools())
+    text = await pipeline.call_tool(conversation, "m1", "c1", "x", {})
+    assert text == "Tools are unavailable right now."
+    with pytest.raises(ValueError, match="tool_call_id"):
+        await pipeline.call_tool(conversation, "m1", "", "x", {})
+
+
+async def test_spending_cap_shortens_tool_results_too(make_pipeline: PipelineFactory) -> None:
+    from pydantic import BaseModel
+
+    from liveuser import Tool, ToolCall
+
+    class NoArgs(BaseModel):
+        pass
+
+    class Big(Plugin):  # type: ignore[type-arg]
+        name: ClassVar[str] = "big"
+
+        @hookimpl
+        def register_tools(self) -> list[Tool]:
+            async def run(call: ToolCall) -> str:
+                return "y" * 4000
+
+            return [Tool(name="big", description="big", parameters=NoArgs, run=run)]
+
+    pipeline = make_pipeline(monthly_cap=Decimal("0.02"))
+    pipeline.registry.register(Big())
+    conversation = host_conversation(ANN)
+    first = await pipeline.call_tool(conversation, "m1", "c1", "big", {})
+    second = await pipeline.call_tool(conversation, "m2", "c2", "big", {})
+    assert len(first) > 1500 and len(second) <= 1500 and second.endswith(CLOSE)
+    assert await pipeline.ledger.month_spend("default") == Decimal("0.02")
+
+
+def test_tokens_in_claims_are_not_in_the_repr() -> None:
+    conversation = host_conversation(ANN)
+    assert conversation.claims["token"] not in repr(conversation)

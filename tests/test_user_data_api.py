@@ -26,8 +26,6 @@ from liveuser.sandbox import (
 
 from .conftest import PipelineFactory, host_conversation
 
-pytestmark = pytest.mark.asyncio
-
 
 async def test_verified_user_gets_their_user_info(
     make_pipeline: PipelineFactory, sandbox: tuple[str, Starlette]

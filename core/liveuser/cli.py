@@ -21,7 +21,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from .errors import ConfigError, LiveuserError
 from .metering import Ledger, load_or_create_key
@@ -55,7 +57,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", markup=True)
+    err.print(f"[red]error:[/red] {escape(message)}", markup=True)
     raise typer.Exit(2)
 
 
@@ -95,6 +97,11 @@ def open_ledger(settings: Settings) -> Ledger:
     return Ledger(settings.ledger, key)
 
 
+def _add_row(table: Table, *cells: str) -> None:
+    """Add data to a table as plain text: data is never read as rich markup."""
+    table.add_row(*(Text(cell) for cell in cells))
+
+
 def _channel(value: str) -> Channel:
     try:
         return Channel(value)
@@ -129,8 +136,8 @@ async def plugins(tenant: TenantOpt = DEFAULT_TENANT, as_json: JsonOpt = False) 
         return
     table = Table("plugin", "version", "channels", "hooks")
     for row in rows:
-        table.add_row(
-            row["name"], row["version"], ", ".join(row["channels"]), ", ".join(row["hooks"])
+        _add_row(
+            table, row["name"], row["version"], ", ".join(row["channels"]), ", ".join(row["hooks"])
         )
     out.print(table)
 
@@ -222,9 +229,9 @@ async def check(
         await ledger.aclose()
     table = Table("source", "status")
     for source in ctx.sources:
-        table.add_row(source, "[green]ok[/green]")
+        table.add_row(escape(source), "[green]ok[/green]")
     for source, reason in ctx.missing.items():
-        table.add_row(source, f"[red]missing[/red]: {reason}")
+        table.add_row(escape(source), f"[red]missing[/red]: {escape(reason)}")
     if not ctx.sources and not ctx.missing:
         table.add_row("(none)", "no back-end is configured or none knows this user")
     out.print(table)
@@ -249,7 +256,8 @@ async def usage(
         return
     table = Table("tenant", "day", "deliveries", "messages", "charged", "chars", "amount")
     for r in rows:
-        table.add_row(
+        _add_row(
+            table,
             r.tenant,
             str(r.day),
             str(r.deliveries),
@@ -287,7 +295,8 @@ async def audit(
         "when", "tenant", "channel", "conversation", "message", "tool call", "sources", "chars"
     )
     for r in rows:
-        table.add_row(
+        _add_row(
+            table,
             str(r.recorded_at),
             r.tenant,
             r.channel,

@@ -61,6 +61,7 @@ class HostConnector(Plugin[NoSettings]):
                 mechanism=Mechanism.host_token,
                 evidence=f"identity token {claims.token_id}",
                 key_id=claims.key_id,
+                expires_at=claims.expires_at,
                 other_participants=others,
             ),
         )
@@ -118,5 +119,6 @@ def verify_host_attestation(
             evidence=f"host attestation {claims.token_id} for conversation "
             f"{conversation.conversation_id}",
             key_id=claims.key_id,
+            expires_at=claims.expires_at,
         ),
     )

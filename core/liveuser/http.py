@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
@@ -39,6 +40,9 @@ DEFAULT_MAX_BYTES = 1_000_000
 RETRY_ATTEMPTS = 4
 
 _deadline: ContextVar[float | None] = ContextVar("liveuser_deadline", default=None)
+_no_retries: ContextVar[bool] = ContextVar("liveuser_no_retries", default=False)
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SECONDS = re.compile(r"[0-9]{1,9}")
 
 
 @contextlib.contextmanager
@@ -57,6 +61,16 @@ def deadline(seconds: float) -> Iterator[float]:
         yield at
     finally:
         _deadline.reset(token)
+
+
+@contextlib.contextmanager
+def no_retries(active: bool = True) -> Iterator[None]:
+    """Within this block (an action that writes), no request is ever retried."""
+    token = _no_retries.set(active or _no_retries.get())
+    try:
+        yield
+    finally:
+        _no_retries.reset(token)
 
 
 def remaining(default: float = DEFAULT_TIMEOUT) -> float:
@@ -94,7 +108,7 @@ def retry_after(answer: HttpAnswer) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _SECONDS.fullmatch(value):
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -132,6 +146,8 @@ class HttpClient:
             transport=transport or AiohttpTransport(limits=limits),
             timeout=httpx2.Timeout(DEFAULT_TIMEOUT),
             follow_redirects=False,
+            # Compressed bodies could expand far past the size cap before it is checked.
+            headers={"Accept-Encoding": "identity"},
         )
 
     async def aclose(self) -> None:
@@ -154,21 +170,29 @@ class HttpClient:
         params: Mapping[str, str] | None = None,
         content: bytes | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
-        read: bool = True,
+        read: bool | None = None,
         wait_hint: WaitHint = retry_after,
     ) -> HttpAnswer:
         """Send one request and read the whole answer within the deadline and the cap.
 
         ``source`` names the back-end in every error. ``read`` marks a request
         that changes nothing (a lookup, even over POST): only those are
-        retried. Any status is returned as an answer except, for reads, a 429
-        or 5xx that persists through the retries (:class:`BackendStatusError`).
-        Raises :class:`BackendTimeout` when the deadline passes and
-        :class:`BackendError` when the connection fails.
+        retried. It defaults to true for GET, HEAD and OPTIONS only, and is
+        ignored inside :func:`no_retries`. Any status is returned as an answer
+        except, for reads, a 429 or 5xx that persists through the retries
+        (:class:`BackendStatusError`). Every failure is a
+        :class:`~liveuser.errors.BackendError`: :class:`BackendTimeout` when
+        the deadline passes, :class:`BackendResponseError` for an oversized or
+        undecodable body, plain :class:`BackendError` when the connection or
+        the request itself fails.
         """
         budget = remaining()
         if budget <= 0:
             raise BackendTimeout(source, "no time left before the deadline")
+        if read is None:
+            read = method.upper() in _READ_METHODS
+        if _no_retries.get():
+            read = False
         send = _Sender(self._client, source, method, url, json, headers, params, content, max_bytes)
         try:
             async with asyncio.timeout(budget):
@@ -181,7 +205,11 @@ class HttpClient:
                 else:
                     if not _is_retryable_status(answer.status):
                         return answer
-                    _raise_if_no_wait(answer, wait_hint)
+                    wait = wait_hint(answer)
+                    if wait is not None:
+                        if wait >= remaining():
+                            raise _Retryable(answer)
+                        await asyncio.sleep(wait)
                 return await self._retry(send, wait_hint)
         except TimeoutError:
             raise BackendTimeout(source, f"no complete answer within {budget:.1f} s") from None
@@ -191,6 +219,10 @@ class HttpClient:
             ) from None
         except httpx2.TransportError as exc:
             raise BackendError(source, f"connection failed: {type(exc).__name__}") from None
+        except httpx2.DecodingError:
+            raise BackendResponseError(source, "answered a body that cannot be decoded") from None
+        except (httpx2.HTTPError, httpx2.InvalidURL, UnicodeError, ValueError) as exc:
+            raise BackendError(source, f"request failed: {type(exc).__name__}") from None
 
     async def _retry(self, send: _Sender, wait_hint: WaitHint) -> HttpAnswer:
         def backoff(exc: Exception) -> bool | float:
@@ -217,13 +249,6 @@ class HttpClient:
                     raise _Retryable(answer)
                 return answer
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
-
-
-def _raise_if_no_wait(answer: HttpAnswer, wait_hint: WaitHint) -> None:
-    """Give up at once when the vendor asks for a wait longer than the deadline allows."""
-    hint = wait_hint(answer)
-    if hint is not None and hint >= remaining():
-        raise _Retryable(answer)
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ Two spellings of one mailbox must meet, and two people must never merge:
 * the local part is lowercased only when it is plain ASCII; a non-ASCII local
   part is kept exactly as given (no Unicode case folding or normalisation,
   which could merge two distinct mailboxes);
+* one trailing dot on the domain (``example.com.``) is dropped;
 * ``+tags`` are kept: ``ann+shop@x.com`` and ``ann@x.com`` are different
   people as far as liveuser knows.
 """
@@ -30,6 +31,8 @@ def normalize_email(value: str) -> str:
         raise ValueError("email address is longer than 320 characters")
     if any(ch in _FORBIDDEN or not ch.isprintable() for ch in local) or "@" in local:
         raise ValueError(f"email address has a character not allowed here: {value!r}")
+    if domain.endswith(".") and not domain.endswith(".."):
+        domain = domain[:-1]  # the fully qualified spelling of the same domain
     try:
         ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError as exc:

@@ -423,7 +423,14 @@ class Ledger:
         identity: str | None = None,
         pricing: Pricing | None = None,
     ) -> MeterRecord:
-        """Record one delivery and return it; a repeated key returns the original record.
+        """Record one delivery and return its row; a repeated key never adds a charge twice.
+
+        A repeated key (a retried turn) that delivered the same text returns the
+        original row unchanged. One that delivered other text updates the row to
+        what the model received last (size, sources, identity where none was
+        known), charging the message only if no delivery of it was charged yet;
+        one that delivered another person's data gets a row of its own, so
+        :meth:`audit` finds both people.
 
         ``identity`` is the verified user's email (``None`` for a refusal); only
         its :meth:`identity_hash` is stored. ``pricing`` overrides the ledger's
@@ -450,41 +457,76 @@ class Ledger:
         key = (tenant, conversation_id, message_id, tool_call_id)
         pricing = self.pricing if pricing is None else pricing
 
+        def select(conn: sqlite3.Connection, key: tuple[str, ...]) -> Any:
+            return conn.execute(
+                f"SELECT {_COLUMNS} FROM deliveries WHERE tenant = ? AND conversation_id = ?"
+                " AND message_id = ? AND tool_call_id = ?",
+                key,
+            ).fetchone()
+
+        def chargeable(conn: sqlite3.Connection) -> bool:
+            already = conn.execute(
+                "SELECT 1 FROM deliveries WHERE tenant = ? AND conversation_id = ?"
+                " AND message_id = ? AND charged = 1 LIMIT 1",
+                key[:3],
+            ).fetchone()
+            return pricing.charges(chars) and already is None
+
+        def insert(conn: sqlite3.Connection, key: tuple[str, ...]) -> None:
+            charged = chargeable(conn)
+            amount = pricing.price if charged else Decimal("0")
+            conn.execute(
+                f"INSERT INTO deliveries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *key,
+                    channel,
+                    chars,
+                    int(charged),
+                    str(amount),
+                    json.dumps(source_list),
+                    id_hash,
+                    at,
+                ),
+            )
+
         def work(conn: sqlite3.Connection) -> MeterRecord:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                existing = conn.execute(
-                    f"SELECT {_COLUMNS} FROM deliveries WHERE tenant = ? AND conversation_id = ?"
-                    " AND message_id = ? AND tool_call_id = ?",
-                    key,
-                ).fetchone()
+                row_key: tuple[str, ...] = key
+                existing = select(conn, row_key)
                 if existing is None:
-                    already = conn.execute(
-                        "SELECT 1 FROM deliveries WHERE tenant = ? AND conversation_id = ?"
-                        " AND message_id = ? AND charged = 1 LIMIT 1",
-                        key[:3],
-                    ).fetchone()
-                    charged = pricing.charges(chars) and already is None
-                    amount = pricing.price if charged else Decimal("0")
+                    insert(conn, row_key)
+                elif existing[9] is not None and id_hash not in (None, existing[9]):
+                    # A retried turn that delivered another person's data: its own row,
+                    # so the audit finds both people.
+                    row_key = (*key[:3], f"{tool_call_id}~{id_hash[:16]}")
+                    if select(conn, row_key) is None:
+                        insert(conn, row_key)
+                elif (existing[5], json.loads(existing[8]), existing[9]) != (
+                    chars,
+                    source_list,
+                    id_hash or existing[9],
+                ):
+                    # A retried turn that delivered other text: the row follows what the
+                    # model received last; a message is still charged at most once.
+                    charge = not existing[6] and chargeable(conn)
                     conn.execute(
-                        f"INSERT INTO deliveries ({_COLUMNS})"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "UPDATE deliveries SET chars = ?, sources = ?,"
+                        " identity_hash = COALESCE(?, identity_hash),"
+                        " charged = MAX(charged, ?), amount = CASE WHEN ? THEN ? ELSE amount END"
+                        " WHERE tenant = ? AND conversation_id = ? AND message_id = ?"
+                        " AND tool_call_id = ?",
                         (
-                            *key,
-                            channel,
                             chars,
-                            int(charged),
-                            str(amount),
                             json.dumps(source_list),
                             id_hash,
-                            at,
+                            int(charge),
+                            int(charge),
+                            str(pricing.price),
+                            *key,
                         ),
                     )
-                    existing = conn.execute(
-                        f"SELECT {_COLUMNS} FROM deliveries WHERE tenant = ?"
-                        " AND conversation_id = ? AND message_id = ? AND tool_call_id = ?",
-                        key,
-                    ).fetchone()
+                existing = select(conn, row_key)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

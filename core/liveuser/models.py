@@ -82,7 +82,7 @@ class Conversation(BaseModel):
     channel: Channel
     conversation_id: str = Field(min_length=1, max_length=200)
     payload: Mapping[str, Any] = Field(default_factory=dict)
-    claims: Mapping[str, str] = Field(default_factory=dict)
+    claims: Mapping[str, str] = Field(default_factory=dict, repr=False)
 
     @property
     def key(self) -> ConversationKey:
@@ -95,7 +95,9 @@ class VerificationRecord(BaseModel):
     """How, with what evidence and when a user was verified.
 
     ``evidence`` is a short human-readable account of what was checked (never
-    the secret or token itself). ``other_participants`` lists the outside
+    the secret or token itself). ``expires_at`` is when the evidence stops
+    proving anything (a token's expiry): the verification is not reused past
+    it. ``other_participants`` lists the outside
     participants the connector saw besides the author (CC, followers, group
     members); the pipeline refuses any conversation where it is not empty.
     """
@@ -107,6 +109,7 @@ class VerificationRecord(BaseModel):
     evidence: str
     key_id: str | None = None
     verified_at: datetime = Field(default_factory=_now)
+    expires_at: datetime | None = None
     other_participants: tuple[str, ...] = ()
 
 

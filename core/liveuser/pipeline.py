@@ -9,15 +9,23 @@ write) raises.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from .errors import UnknownTenantError
+from .http import deadline
 from .identity import normalize_email
 from .metering import Ledger, Pricing
-from .models import Context, Conversation, ConversationKey, Mechanism, Refusal, VerifiedUser
+from .models import (
+    Context,
+    Conversation,
+    ConversationKey,
+    Mechanism,
+    MeterRecord,
+    Refusal,
+    VerifiedUser,
+)
 from .registry import Registry, Tenant, resolve
 from .render import Budget, compose, overhead, refusal_text
 from .silo import Silo
@@ -32,27 +40,26 @@ class Pipeline:
         self.registry = registry
         self.ledger = ledger
 
-    async def verify(self, conversation: Conversation) -> VerifiedUser | Refusal:
-        """Ask the channel's one connector who the author is; any fault is a Refusal."""
+    def _tenant(self, conversation: Conversation) -> Tenant | Refusal:
         try:
-            tenant = self.registry.tenant(conversation.tenant)
+            return self.registry.tenant(conversation.tenant)
         except UnknownTenantError as exc:
             return Refusal(reason=str(exc))
-        return await _verify(tenant, conversation)
+
+    async def verify(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        """Ask the channel's one connector who the author is; any fault is a Refusal."""
+        tenant = self._tenant(conversation)
+        return tenant if isinstance(tenant, Refusal) else await _verify(tenant, conversation)
 
     async def context_for(self, conversation: Conversation, message_id: str) -> Context:
         """The metered context for the message ``message_id`` of ``conversation``."""
         key = conversation.key
-        try:
-            tenant = self.registry.tenant(conversation.tenant)
-        except UnknownTenantError as exc:
+        tenant = self._tenant(conversation)
+        if isinstance(tenant, Refusal):
             # No tenant, nobody to bill: the refusal is delivered but not metered.
+            text = refusal_text(tenant.reason)
             return Context(
-                key=key,
-                message_id=message_id,
-                text=refusal_text(str(exc)),
-                verified=False,
-                refusal=str(exc),
+                key=key, message_id=message_id, text=text, verified=False, refusal=tenant.reason
             )
         verdict = await _verify(tenant, conversation)
         if isinstance(verdict, Refusal):
@@ -70,19 +77,19 @@ class Pipeline:
         return await self.context_in(Silo(tenant, verdict, key), message_id)
 
     async def context_in(self, silo: Silo, message_id: str) -> Context:
-        """Fetch, render within the budget and meter a context inside an open silo."""
+        """Fetch, render within the budget and meter a context inside an open silo.
+
+        The silo's user must come from a connector's verification (as in
+        :meth:`context_for`) or from the CLI's operator check; liveuser's own
+        services and tools never build one by hand.
+        """
         tenant, user = silo.tenant, silo.user
         gathered = await silo.gather()
-        settings = tenant.settings
         capped = await self._over_cap(tenant)
-        limit = settings.budget_chars
-        if capped:
-            limit = min(limit, settings.charge_threshold_chars)
+        limit = self._limit(tenant, capped)
         budget = Budget(max(limit - overhead(user, gathered.missing, capped), 0))
         body = await silo.render(gathered.data, budget)
         text = compose(user, body, missing=gathered.missing, trimmed=budget.trimmed, capped=capped)
-        if len(text) > limit:  # only the notes can push it over; never charge for them
-            text = text[:limit]
         record = await self._meter(
             tenant, silo.conversation, message_id, "", text, gathered.sources, user.email
         )
@@ -113,30 +120,49 @@ class Pipeline:
         message_id: str,
         tool_call_id: str,
         name: str,
-        arguments: Mapping[str, Any],
+        arguments: Any,
     ) -> str:
         """Run a tool for the conversation's verified user and meter its result.
 
         The identity comes from the conversation's verification, never from
-        ``arguments``. Any fault comes back as text for the model.
+        ``arguments``. Any fault of the model, the conversation or the tool
+        comes back as text for the model. ``tool_call_id`` must be the model
+        API's id for this call (it keys the ledger); an empty one is a
+        ``ValueError``, a bug in the caller.
         """
-        try:
-            tenant = self.registry.tenant(conversation.tenant)
-        except UnknownTenantError as exc:
-            return refusal_text(str(exc))
+        if not tool_call_id:
+            raise ValueError("call_tool needs the model's tool_call_id")
+        tenant = self._tenant(conversation)
+        if isinstance(tenant, Refusal):
+            return refusal_text(tenant.reason)
         verdict = await _verify(tenant, conversation)
         if isinstance(verdict, Refusal):
             text = refusal_text(verdict.reason)
             identity = None
         else:
-            text = await Silo(tenant, verdict, conversation.key).run_tool(name, arguments)
+            capped = await self._over_cap(tenant)
+            silo = Silo(tenant, verdict, conversation.key)
+            text = await silo.run_tool(name, arguments, limit=self._limit(tenant, capped))
             identity = verdict.email
         await self._meter(
             tenant, conversation.key, message_id, tool_call_id, text, (name,), identity
         )
         return text
 
+    @staticmethod
+    def _limit(tenant: Tenant, capped: bool) -> int:
+        settings = tenant.settings
+        if capped:
+            return min(settings.budget_chars, settings.charge_threshold_chars)
+        return settings.budget_chars
+
     async def _over_cap(self, tenant: Tenant) -> bool:
+        """Whether one more charge would pass the tenant's monthly cap.
+
+        Checked before rendering, so concurrent messages may each pass the
+        check: the cap can be overshot by at most one charge per message in
+        flight at that moment.
+        """
         cap = tenant.settings.monthly_cap
         if cap is None:
             return False
@@ -152,7 +178,7 @@ class Pipeline:
         text: str,
         sources: tuple[str, ...],
         identity: str | None,
-    ) -> Any:
+    ) -> MeterRecord:
         return await self.ledger.record(
             tenant=tenant.name,
             conversation_id=key.conversation_id,
@@ -164,7 +190,7 @@ class Pipeline:
             identity=identity,
             pricing=Pricing(
                 threshold=tenant.settings.charge_threshold_chars,
-                price=Decimal(tenant.settings.price_per_message),
+                price=tenant.settings.price_per_message,
             ),
         )
 
@@ -180,8 +206,14 @@ async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | 
     fn = dict(tenant.hook_functions("verify_user")).get(owner.name)
     if fn is None:
         return Refusal(reason=f"connector {owner.name} cannot verify users")
+    seconds = tenant.settings.deadline_seconds
     try:
-        verdict = await resolve(fn(conversation=conversation))
+        with deadline(seconds):
+            async with asyncio.timeout(seconds):
+                verdict = await resolve(fn(conversation=conversation))
+    except TimeoutError:
+        log.warning("connector %s did not verify %s within %g s", owner.name, key, seconds)
+        return Refusal(reason=f"{owner.name} could not verify the user in time")
     except Exception as exc:
         log.warning("connector %s failed to verify %s", owner.name, key, exc_info=True)
         return Refusal(reason=f"{owner.name} could not verify the user ({type(exc).__name__})")

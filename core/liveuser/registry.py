@@ -15,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import inspect
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pluggy
@@ -28,7 +30,13 @@ from .errors import ConfigError, PluginError, UnknownTenantError
 from .http import HttpClient
 from .models import Channel, Conversation, ConversationKey, VerifiedUser
 from .plugin import Plugin, PluginRuntime, PluginSettings
-from .settings import DEFAULT_TENANT, Settings, TenantSettings, _one_line, load_settings
+from .settings import (
+    DEFAULT_TENANT,
+    Settings,
+    TenantSettings,
+    describe_validation_error,
+    load_settings,
+)
 from .tokens import KeyRing
 from .tools import Tool
 
@@ -85,12 +93,9 @@ class _TTLCache:
     def put(self, key: Any, value: Any, ttl: float) -> None:
         if ttl <= 0:
             return
-        if len(self._data) >= self._max:
-            now = time.monotonic()
-            for k in [k for k, (exp, _) in self._data.items() if exp <= now]:
-                del self._data[k]
-            while len(self._data) >= self._max:
-                del self._data[next(iter(self._data))]
+        self._data.pop(key, None)
+        while len(self._data) >= self._max:  # oldest first: insertion order
+            del self._data[next(iter(self._data))]
         self._data[key] = (time.monotonic() + ttl, value)
 
     def drop(self, match: Callable[[Any, Any], bool]) -> int:
@@ -102,11 +107,12 @@ class _TTLCache:
 
 
 def _verification_key(conversation: Conversation) -> tuple[ConversationKey, str]:
-    """A conversation plus a digest of the credentials presented with it."""
-    digest = hashlib.sha256()
-    for name, value in sorted(conversation.claims.items()):
-        digest.update(f"{len(name)}:{name}{len(value)}:{value}".encode())
-    return conversation.key, digest.hexdigest()
+    """A conversation plus a digest of the credentials and the vendor record presented."""
+    try:
+        seen = json.dumps([conversation.claims, conversation.payload], sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        seen = repr((sorted(conversation.claims.items()), conversation.payload))
+    return conversation.key, hashlib.sha256(seen.encode()).hexdigest()
 
 
 class Tenant:
@@ -142,7 +148,7 @@ class Tenant:
                 log.debug("plugin %s is not configured for tenant %s", cls.name, self.name)
                 return None
             raise ConfigError(
-                _one_line(exc, f"tenant {self.name}: plugin {cls.name} settings")
+                describe_validation_error(exc, f"tenant {self.name}: plugin {cls.name} settings")
             ) from None
         return cls(settings)
 
@@ -223,10 +229,12 @@ class Tenant:
         return found if isinstance(found, VerifiedUser) else None
 
     def remember_verification(self, conversation: Conversation, user: VerifiedUser) -> None:
-        # Never longer than the data it unlocks; new credentials (another token) verify again.
-        self.verifications.put(
-            _verification_key(conversation), user, self.settings.cache_ttl_seconds
-        )
+        # Never longer than the data it unlocks nor past its evidence's expiry; new
+        # credentials or a changed vendor record (another author, a CC) verify again.
+        ttl = self.settings.cache_ttl_seconds
+        if user.record.expires_at is not None:
+            ttl = min(ttl, (user.record.expires_at - datetime.now(UTC)).total_seconds())
+        self.verifications.put(_verification_key(conversation), user, ttl)
 
     def forget_identity(self, email: str) -> int:
         """Drop every cached datum and verification of ``email`` in this tenant."""

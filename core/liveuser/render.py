@@ -24,9 +24,11 @@ what went.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -46,6 +48,10 @@ HEADER = (
 )
 _SAFE_NAME = re.compile(r"[^a-z0-9_.-]+")
 _ELLIPSIS = " …[trimmed]"
+NOTE_LIMIT = 200
+TRIM_NOTE_LIMIT = 300
+MAX_ITEMS = 200
+"""List items rendered at most per section; older ones are dropped before fitting."""
 
 
 def escape_data(text: str) -> str:
@@ -82,7 +88,10 @@ def _format(value: Any) -> str:
         return "-"
     if isinstance(value, bool | int | float):
         return str(value)
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ": "))
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ": "))
+    except (TypeError, ValueError):  # keys JSON cannot hold, cycles
+        return str(value)
 
 
 @dataclass
@@ -125,13 +134,15 @@ class Renderer:
         self._templates: dict[str, Any] = {}
 
     def _template(self, kind: str) -> Any:
-        template = self._templates.get(kind)
+        name = _safe_name(kind)
+        template = self._templates.get(name)
         if template is None:
             try:
-                template = self._env.get_template(f"{_safe_name(kind)}.j2")
+                template = self._env.get_template(f"{name}.j2")
             except TemplateNotFound:
                 template = self._env.get_template("section.j2")
-            self._templates[kind] = template
+            if len(self._templates) < 256:  # kinds come from back-ends: keep the map bounded
+                self._templates[name] = template
         return template
 
     def _block(self, section: _Section) -> str:
@@ -143,43 +154,96 @@ class Renderer:
     def render(self, data: Sequence[UserData], budget: Budget) -> str:
         """Render ``data`` as data blocks within ``budget.chars`` characters."""
         sections = [_Section.of(d) for d in data]
+        for section in sections:
+            if len(section.items) > MAX_ITEMS:
+                budget.trim(
+                    f"{section.source}: {len(section.items) - MAX_ITEMS} oldest "
+                    f"{section.kind} items"
+                )
+                del section.items[MAX_ITEMS:]
         blocks = [self._block(s) for s in sections]
-        total = _joined_len(blocks)
         # Shrink the largest block first: one noisy back-end should not push out the rest.
-        while total > budget.chars and sections:
+        while (total := _joined_len(blocks)) > budget.chars:
             i = max(range(len(blocks)), key=lambda j: len(blocks[j]))
-            section = sections[i]
-            over = total - budget.chars
-            if not self._shrink(section, over, budget):
-                budget.trim(f"{section.source}: all")
+            fitted = self._fit(sections[i], len(blocks[i]) - (total - budget.chars), budget)
+            if fitted is None:
+                budget.trim(f"{sections[i].source}: all")
                 del sections[i], blocks[i]
             else:
-                blocks[i] = self._block(section)
-            total = _joined_len(blocks)
+                blocks[i] = fitted
         return "\n".join(blocks)
 
-    def _shrink(self, section: _Section, over: int, budget: Budget) -> bool:
-        """Drop one thing from ``section``; False when nothing but the empty block is left."""
-        if section.items:
-            section.items.pop()
-            budget.trim(f"{section.source}: oldest {section.kind} item")
-            return True
-        if section.fields:
-            name, _ = section.fields.pop()
-            budget.trim(f"{section.source}: field {name}")
-            return True
-        if section.text:
-            keep = len(section.text) - over - len(_ELLIPSIS)
-            if keep > 40:
-                section.text = section.text[:keep] + _ELLIPSIS
-                budget.trim(f"{section.source}: end of text")
-                return True
-            section.text = ""
-        return False
+    def _fit(self, section: _Section, target: int, budget: Budget) -> str | None:
+        """Shrink ``section`` to a block of at most ``target`` characters, or None.
+
+        Oldest items go first, then the last fields, then the end of the text;
+        each step keeps as much as fits (a binary search, so a long list costs
+        a few renders, not one per item).
+        """
+        source, kind = section.source, section.kind
+
+        def fits(**change: Any) -> bool:
+            return len(self._block(dataclasses.replace(section, **change))) <= target
+
+        n = len(section.items)
+        keep = _most(n, lambda k: fits(items=section.items[:k]))
+        if n and keep < n:
+            budget.trim(f"{source}: {n - max(keep, 0)} oldest {kind} items")
+        if keep >= 0:
+            section.items = section.items[:keep]
+            return self._block(section)
+        section.items = []
+        n = len(section.fields)
+        keep = _most(n, lambda k: fits(fields=section.fields[:k]))
+        if n and keep < n:
+            dropped = section.fields[max(keep, 0) :]
+            budget.trim(f"{source}: fields {', '.join(name for name, _ in dropped)}")
+        if keep >= 0:
+            section.fields = section.fields[:keep]
+            return self._block(section)
+        section.fields = []
+        text = section.text
+        keep = _most(len(text), lambda k: fits(text=text[:k] + _ELLIPSIS))
+        if keep > 40:
+            section.text = text[:keep] + _ELLIPSIS
+            budget.trim(f"{source}: end of text")
+            return self._block(section)
+        return None
+
+
+def _most(n: int, fits: Callable[[int], bool]) -> int:
+    """The largest k in 0..n with ``fits(k)`` (monotone: fewer fits better), or -1."""
+    if fits(n):
+        return n
+    if not fits(0):
+        return -1
+    lo, hi = 0, n  # fits(lo) and not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def _joined_len(blocks: Sequence[str]) -> int:
     return sum(len(b) for b in blocks) + max(len(blocks) - 1, 0)
+
+
+def note(text: str, limit: int = NOTE_LIMIT) -> str:
+    """Make ``text`` safe for one line of liveuser's own notes.
+
+    Delimiters are escaped; line breaks, control and format characters become
+    spaces (so data cannot start a line that looks like liveuser's own); the
+    result is cut to ``limit`` characters.
+    """
+    cleaned = "".join(
+        ch if unicodedata.category(ch)[0] not in "CZ" or ch == " " else " "
+        for ch in escape_data(text)
+    )
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def compose(
@@ -193,42 +257,31 @@ def compose(
     """The whole context: header, who is verified and how, the data, then notes."""
     lines = [
         HEADER,
-        f"Customer: {escape_data(user.email)} (verified by {user.record.vendor}, "
+        f"Customer: {note(user.email)} (verified by {note(user.record.vendor)}, "
         f"{user.record.mechanism.value.replace('_', ' ')})",
+        body or "No data was found for this customer.",
     ]
-    if body:
-        lines.append(body)
-    else:
-        lines.append("No data was found for this customer.")
     for source, reason in sorted(missing.items()):
-        lines.append(f"Missing source {source}: {escape_data(reason)}. Do not guess its data.")
+        lines.append(f"Missing source {note(source, 64)}: {note(reason)}. Do not guess its data.")
     if trimmed:
-        lines.append(_trim_note(trimmed))
+        lines.append(note("Trimmed to fit: " + "; ".join(trimmed), TRIM_NOTE_LIMIT))
     if capped:
         lines.append("Shortened: this account's monthly context allowance is used up.")
     return "\n".join(lines)
 
 
-def _trim_note(trimmed: Sequence[str]) -> str:
-    counts: dict[str, int] = {}
-    for what in trimmed:
-        counts[what] = counts.get(what, 0) + 1
-    parts = [f"{what} ×{n}" if n > 1 else what for what, n in counts.items()]
-    note = "Trimmed to fit: " + "; ".join(parts)
-    return note if len(note) <= 300 else note[:297] + "..."
-
-
 def refusal_text(reason: str) -> str:
     """What the model receives when there is no verified user."""
     return (
-        f"[liveuser] No verified customer data for this conversation: {escape_data(reason)}. "
+        f"[liveuser] No verified customer data for this conversation: {note(reason)}. "
         "Do not share or guess account details; answer without them."
     )
 
 
 def overhead(user: VerifiedUser, missing: dict[str, str], capped: bool) -> int:
     """Characters :func:`compose` adds around the body, with room for a trim note."""
-    return len(compose(user, "", missing=missing, trimmed=(), capped=capped)) + 300 + 2
+    bare = compose(user, "", missing=missing, trimmed=(), capped=capped)
+    return len(bare) + TRIM_NOTE_LIMIT + 1
 
 
 class DefaultRenderer(Plugin[NoSettings]):

@@ -56,7 +56,7 @@ class TenantSettings(BaseModel):
         10.0, gt=0, le=10.0, description="Assembly deadline for all back-ends of one context."
     )
     cache_ttl_seconds: float = Field(
-        60.0, ge=0, description="How long fetched data (and so a verification) is reused."
+        60.0, ge=0, le=3600, description="How long fetched data (and so a verification) is reused."
     )
     max_response_bytes: int = Field(
         1_000_000,
@@ -140,7 +140,7 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc, "settings")) from None
+        raise ConfigError(describe_validation_error(exc, "settings")) from None
     except (ValueError, OSError) as exc:  # TOML syntax errors and unreadable files
         raise ConfigError(f"cannot read {path}: {exc}") from None
     if DEFAULT_TENANT not in settings.tenants and not settings.tenants:
@@ -148,7 +148,7 @@ def load_settings(**overrides: Any) -> Settings:
     return settings.model_copy(update={"config": path})
 
 
-def _one_line(exc: ValidationError, what: str) -> str:
+def describe_validation_error(exc: ValidationError, what: str) -> str:
     """Summarise a pydantic error as ``what: field.path: message`` (first error only)."""
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "(root)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import BackendError, LiveuserError, SiloViolation
-from .http import deadline, remaining
+from .http import deadline, no_retries, remaining
 from .models import ConversationKey, UserData, VerifiedUser
 from .registry import Tenant, resolve
-from .render import Budget, data_block, escape_data
+from .render import Budget, data_block, note
 from .tools import NOT_FOUND, ToolCall
 
 log = logging.getLogger("liveuser")
@@ -98,43 +99,75 @@ class Silo:
         return _validated(name, answer)
 
     async def render(self, data: Sequence[UserData], budget: Budget) -> str:
-        """The first renderer's answer that is not None (the default one answers last)."""
+        """The first renderer's answer that is not None and fits the budget.
+
+        A plugin renderer that fails or overruns the budget is logged and
+        passed over; the core's default renderer answers last and always fits.
+        """
         for name, fn in self.tenant.hook_functions("render_context"):
-            text = await resolve(fn(user=self.user, data=data, budget=budget))
-            if text is not None:
-                if not isinstance(text, str):
-                    raise SiloViolation(f"renderer {name} answered {type(text).__name__}")
-                return text
+            attempt = Budget(budget.chars)
+            try:
+                text = await resolve(fn(user=self.user, data=data, budget=attempt))
+            except Exception:
+                log.warning("renderer %s failed; passed over", name, exc_info=True)
+                continue
+            if text is None:
+                continue
+            if not isinstance(text, str) or len(text) > budget.chars:
+                log.warning(
+                    "renderer %s answered %s over budget; passed over", name, type(text).__name__
+                )
+                continue
+            budget.trimmed.extend(attempt.trimmed)
+            return text
         raise SiloViolation("no renderer answered")  # the default one always does
 
-    async def run_tool(self, name: str, arguments: Mapping[str, Any]) -> str:
-        """Run a registered tool for this silo's user; every fault is returned as text."""
-        tools = await self.tenant.tools()
+    async def run_tool(self, name: str, arguments: Any, *, limit: int | None = None) -> str:
+        """Run a registered tool for this silo's user; every fault is returned as text.
+
+        ``limit`` caps the result's size (the spending cap); a text result is
+        cut and a data result rendered within it.
+        """
+        try:
+            tools = await self.tenant.tools()
+        except LiveuserError as exc:
+            log.warning("tools unavailable for tenant %s: %s", self.tenant.name, exc)
+            return "Tools are unavailable right now."
         tool = tools.get(name)
         if tool is None:
-            return f"Unknown tool {escape_data(name)!r}."
+            return f"Unknown tool {note(name, 64)!r}."
+        if not isinstance(arguments, Mapping):
+            return f"Invalid arguments for {name}: expected an object."
         try:
             args = tool.parameters.model_validate(dict(arguments))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "arguments"
-            return f"Invalid arguments for {name}: {where}: {first['msg']}."
+            return f"Invalid arguments for {name}: {note(where, 64)}: {note(first['msg'])}."
+        budget = Budget(min(self.tenant.settings.budget_chars, limit or sys.maxsize))
         try:
-            with deadline(self.tenant.settings.deadline_seconds):
+            with deadline(self.tenant.settings.deadline_seconds), no_retries(tool.writes):
                 async with asyncio.timeout(max(remaining(), 0)):
                     result = await tool.run(ToolCall(silo=self, arguments=args))
+                if isinstance(result, UserData):
+                    return await self.render([result], budget)
         except TimeoutError:
             return f"The {name} lookup did not answer in time; try again later."
         except LiveuserError as exc:
-            return f"The {name} lookup failed: {escape_data(str(exc))}."
+            return f"The {name} lookup failed: {note(str(exc))}."
         except Exception:
             log.warning("tool %s failed for tenant %s", name, self.tenant.name, exc_info=True)
             return f"The {name} lookup failed."
         if result is None:
             return NOT_FOUND
-        if isinstance(result, UserData):
-            return await self.render([result], Budget(self.tenant.settings.budget_chars))
-        return data_block(tool.source or name, "tool", result)
+        if not isinstance(result, str):
+            log.warning("tool %s answered %s", name, type(result).__name__)
+            return f"The {name} lookup failed."
+        block = data_block(tool.source or name, "tool", result)
+        if len(block) > budget.chars:
+            room = max(budget.chars - len(block) + len(result) - 12, 0)
+            block = data_block(tool.source or name, "tool", result[:room] + " …[trimmed]")
+        return block
 
 
 def _validated(name: str, answer: Any) -> list[UserData] | str:

@@ -63,6 +63,7 @@ class UserDataApi(Plugin[UserDataApiSettings]):
             json={"identifier": user.email},
             headers={settings.header_name: settings.api_key.get_secret_value()},
             max_bytes=self.runtime.max_response_bytes,
+            read=True,  # a lookup over POST: safe to retry
         )
         if answer.status == 404:
             return None
