@@ -617,3 +617,27 @@ def _no_stray_threads() -> Iterator[None]:
         if t.ident not in before and t.name.startswith("liveuser-ledger")
     ]
     assert not stray
+
+
+async def test_concurrent_records_share_transactions(ledger: Ledger, db: Path) -> None:
+    batches: list[int] = []
+    commit = ledger._commit_batch
+
+    def counting(conn: Any, batch: Any) -> Any:
+        batches.append(len(batch))
+        return commit(conn, batch)
+
+    ledger._commit_batch = counting  # type: ignore[method-assign]
+    records = await asyncio.gather(
+        *(deliver(ledger, chars=10, message_id=f"m{i}") for i in range(40))
+    )
+    assert len(rows(db)) == 40 and len({r.message_id for r in records}) == 40
+    assert sum(batches) == 40 and len(batches) < 40
+
+
+async def test_a_failing_record_does_not_undo_its_batch(ledger: Ledger, db: Path) -> None:
+    good = deliver(ledger, chars=10, message_id="m1")
+    bad = deliver(ledger, chars=10, message_id="m2", channel="")
+    results = await asyncio.gather(good, bad, return_exceptions=True)
+    assert isinstance(results[0], MeterRecord) and isinstance(results[1], LedgerError)
+    assert len(rows(db)) == 1

@@ -17,6 +17,8 @@ the conversation's contact, accept it as proof.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from .errors import TokenError
@@ -30,7 +32,32 @@ from .models import (
     VerifiedUser,
 )
 from .plugin import NoSettings, Plugin
-from .tokens import KeyRing, Purpose, verify_attestation, verify_token
+from .tokens import HostClaims, KeyRing, Purpose, verify_attestation, verify_token
+
+
+class _VerifiedTokens:
+    """Identity tokens this tenant verified lately, until each one expires.
+
+    A host sends the same token with every message of a session; its
+    signature and claims cannot change, so they are checked once. The time is
+    checked on every use, and a rotated key ring starts a new cache.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._claims: OrderedDict[tuple[int, str], HostClaims] = OrderedDict()
+        self._max = max_entries
+
+    def verify(self, keys: KeyRing, token: str, tenant: str) -> HostClaims:
+        key = (id(keys), token)
+        claims = self._claims.get(key)
+        if claims is not None and claims.expires_at > datetime.now(UTC):
+            self._claims.move_to_end(key)
+            return claims
+        claims = verify_token(keys, token, tenant=tenant, purpose=Purpose.identity)
+        self._claims[key] = claims
+        if len(self._claims) > self._max:
+            self._claims.popitem(last=False)
+        return claims
 
 
 class HostConnector(Plugin[NoSettings]):
@@ -38,6 +65,10 @@ class HostConnector(Plugin[NoSettings]):
 
     name: ClassVar[str] = "host"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.host})
+
+    def __init__(self, settings: NoSettings | None = None) -> None:
+        super().__init__(settings)
+        self._tokens = _VerifiedTokens()
 
     @hookimpl
     def verify_user(self, conversation: Conversation) -> VerifiedUser | Refusal:
@@ -48,7 +79,7 @@ class HostConnector(Plugin[NoSettings]):
         if not token:
             return Refusal(reason="the host sent no identity token")
         try:
-            claims = verify_token(keys, token, tenant=conversation.tenant, purpose=Purpose.identity)
+            claims = self._tokens.verify(keys, token, conversation.tenant)
         except TokenError as exc:
             return Refusal(reason=f"host identity token refused: {exc}")
         others = _other_participants(conversation.payload, claims.subject)

@@ -45,22 +45,27 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SECONDS = re.compile(r"[0-9]{1,9}")
 
 
-@contextlib.contextmanager
-def deadline(seconds: float) -> Iterator[float]:
+class deadline:
     """Within this block, no request made through :class:`HttpClient` outlives ``seconds``.
 
-    Nested deadlines only ever shorten the outer one. Yields the absolute
-    deadline (``time.monotonic()`` based).
+    Nested deadlines only ever shorten the outer one. ``with`` gives the
+    absolute deadline (``time.monotonic()`` based). A class rather than a
+    generator: it is entered several times per context.
     """
-    at = time.monotonic() + seconds
-    outer = _deadline.get()
-    if outer is not None:
-        at = min(at, outer)
-    token = _deadline.set(at)
-    try:
-        yield at
-    finally:
-        _deadline.reset(token)
+
+    __slots__ = ("_at", "_token")
+
+    def __init__(self, seconds: float) -> None:
+        at = time.monotonic() + seconds
+        outer = _deadline.get()
+        self._at = at if outer is None else min(at, outer)
+
+    def __enter__(self) -> float:
+        self._token = _deadline.set(self._at)
+        return self._at
+
+    def __exit__(self, *exc_info: object) -> None:
+        _deadline.reset(self._token)
 
 
 @contextlib.contextmanager
@@ -264,14 +269,16 @@ class _Sender:
     max_bytes: int
 
     async def __call__(self) -> HttpAnswer:
-        async with self.client.stream(
+        request = self.client.build_request(
             self.method,
             self.url,
             json=self.json,
             headers=self.headers,
             params=self.params,
             content=self.content,
-        ) as response:
+        )
+        response = await self.client.send(request, stream=True)
+        try:
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
                 raise BackendResponseError(
@@ -286,4 +293,6 @@ class _Sender:
                         self.source, f"answer is over the {self.max_bytes} byte cap"
                     )
                 chunks.append(chunk)
-            return HttpAnswer(response.status_code, response.headers, b"".join(chunks), self.source)
+        finally:
+            await response.aclose()
+        return HttpAnswer(response.status_code, response.headers, b"".join(chunks), self.source)

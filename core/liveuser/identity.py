@@ -14,6 +14,8 @@ Two spellings of one mailbox must meet, and two people must never merge:
 
 from __future__ import annotations
 
+import functools
+
 import idna
 
 _FORBIDDEN = frozenset(' \t\r\n"<>(),;:[]\\')
@@ -23,6 +25,12 @@ def normalize_email(value: str) -> str:
     """Return the canonical form of ``value``; raise ``ValueError`` if it is not an address."""
     if not isinstance(value, str):
         raise ValueError("an email address must be a string")
+    return _normalize(value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _normalize(value: str) -> str:
+    # Pure and called on every hop of a context (token, user, ledger): cached.
     text = value.strip()
     local, at, domain = text.rpartition("@")
     if not at or not local or not domain:

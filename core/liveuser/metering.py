@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -261,6 +262,10 @@ class Ledger:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liveuser-ledger")
+        self._pending: list[
+            tuple[Callable[[sqlite3.Connection], MeterRecord], asyncio.Future[MeterRecord]]
+        ] = []
+        self._draining: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -302,7 +307,9 @@ class Ledger:
             self._executor.shutdown(wait=True)
 
     async def aclose(self) -> None:
-        """:meth:`close` without blocking the event loop."""
+        """Record what is queued, then :meth:`close`, without blocking the event loop."""
+        if self._draining is not None and not self._draining.done():
+            await self._draining
         await asyncio.to_thread(self.close)
 
     async def __aenter__(self) -> Self:
@@ -318,6 +325,77 @@ class Ledger:
         await self.aclose()
 
     # -- worker-thread plumbing ---------------------------------------------
+
+    async def _record_in_batch(
+        self, work: Callable[[sqlite3.Connection], MeterRecord]
+    ) -> MeterRecord:
+        """Run ``work`` in the next write transaction, shared with concurrent recorders.
+
+        Group commit: while one transaction is in the worker thread, records
+        that arrive queue up and go together in the next one, so a busy process
+        pays one thread hop and one commit per batch, not per record. Each
+        record runs under its own savepoint: one failing does not undo another.
+        """
+        if self._closed:
+            raise LedgerError(f"ledger {self._path} is closed")
+        future: asyncio.Future[MeterRecord] = asyncio.get_running_loop().create_future()
+        self._pending.append((work, future))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                outcomes = await self._run(functools.partial(self._commit_batch, batch=batch))
+            except BaseException as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    def _commit_batch(
+        self,
+        conn: sqlite3.Connection,
+        batch: list[
+            tuple[Callable[[sqlite3.Connection], MeterRecord], asyncio.Future[MeterRecord]]
+        ],
+    ) -> list[MeterRecord | LedgerError]:
+        outcomes: list[MeterRecord | LedgerError] = []
+        alone = len(batch) == 1  # nothing to isolate it from: no savepoint
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for work, _ in batch:
+                if not alone:
+                    conn.execute("SAVEPOINT record")
+                try:
+                    outcomes.append(work(conn))
+                except (sqlite3.Error, LedgerError, ValueError) as exc:
+                    conn.execute("ROLLBACK" if alone else "ROLLBACK TO record")
+                    outcomes.append(
+                        exc
+                        if isinstance(exc, LedgerError)
+                        else LedgerError(f"ledger {self._path}: {_one_line(exc)}")
+                    )
+                    if alone:
+                        return outcomes
+                if not alone:
+                    conn.execute("RELEASE record")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return outcomes
 
     async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._closed:
@@ -465,75 +543,74 @@ class Ledger:
             ).fetchone()
 
         def chargeable(conn: sqlite3.Connection) -> bool:
+            if not pricing.charges(chars):
+                return False
             already = conn.execute(
                 "SELECT 1 FROM deliveries WHERE tenant = ? AND conversation_id = ?"
                 " AND message_id = ? AND charged = 1 LIMIT 1",
                 key[:3],
             ).fetchone()
-            return pricing.charges(chars) and already is None
+            return already is None
 
-        def insert(conn: sqlite3.Connection, key: tuple[str, ...]) -> None:
+        def insert(conn: sqlite3.Connection, key: tuple[str, ...]) -> tuple[Any, ...]:
             charged = chargeable(conn)
             amount = pricing.price if charged else Decimal("0")
+            row = (
+                *key,
+                channel,
+                chars,
+                int(charged),
+                str(amount),
+                json.dumps(source_list),
+                id_hash,
+                at,
+            )
             conn.execute(
                 f"INSERT INTO deliveries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    *key,
-                    channel,
-                    chars,
-                    int(charged),
-                    str(amount),
-                    json.dumps(source_list),
-                    id_hash,
-                    at,
-                ),
+                row,
             )
+            return row
 
         def work(conn: sqlite3.Connection) -> MeterRecord:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row_key: tuple[str, ...] = key
-                existing = select(conn, row_key)
-                if existing is None:
+            # Runs inside a batch's write transaction (see _commit_batch).
+            row_key: tuple[str, ...] = key
+            existing = select(conn, row_key)
+            if existing is None:
+                return self._to_record(insert(conn, row_key))
+            if existing[9] is not None and id_hash not in (None, existing[9]):
+                # A retried turn that delivered another person's data: its own row,
+                # so the audit finds both people.
+                row_key = (*key[:3], f"{tool_call_id}~{id_hash[:16]}")
+                if select(conn, row_key) is None:
                     insert(conn, row_key)
-                elif existing[9] is not None and id_hash not in (None, existing[9]):
-                    # A retried turn that delivered another person's data: its own row,
-                    # so the audit finds both people.
-                    row_key = (*key[:3], f"{tool_call_id}~{id_hash[:16]}")
-                    if select(conn, row_key) is None:
-                        insert(conn, row_key)
-                elif (existing[5], json.loads(existing[8]), existing[9]) != (
-                    chars,
-                    source_list,
-                    id_hash or existing[9],
-                ):
-                    # A retried turn that delivered other text: the row follows what the
-                    # model received last; a message is still charged at most once.
-                    charge = not existing[6] and chargeable(conn)
-                    conn.execute(
-                        "UPDATE deliveries SET chars = ?, sources = ?,"
-                        " identity_hash = COALESCE(?, identity_hash),"
-                        " charged = MAX(charged, ?), amount = CASE WHEN ? THEN ? ELSE amount END"
-                        " WHERE tenant = ? AND conversation_id = ? AND message_id = ?"
-                        " AND tool_call_id = ?",
-                        (
-                            chars,
-                            json.dumps(source_list),
-                            id_hash,
-                            int(charge),
-                            int(charge),
-                            str(pricing.price),
-                            *key,
-                        ),
-                    )
-                existing = select(conn, row_key)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            elif (existing[5], json.loads(existing[8]), existing[9]) != (
+                chars,
+                source_list,
+                id_hash or existing[9],
+            ):
+                # A retried turn that delivered other text: the row follows what the
+                # model received last; a message is still charged at most once.
+                charge = not existing[6] and chargeable(conn)
+                conn.execute(
+                    "UPDATE deliveries SET chars = ?, sources = ?,"
+                    " identity_hash = COALESCE(?, identity_hash),"
+                    " charged = MAX(charged, ?), amount = CASE WHEN ? THEN ? ELSE amount END"
+                    " WHERE tenant = ? AND conversation_id = ? AND message_id = ?"
+                    " AND tool_call_id = ?",
+                    (
+                        chars,
+                        json.dumps(source_list),
+                        id_hash,
+                        int(charge),
+                        int(charge),
+                        str(pricing.price),
+                        *key,
+                    ),
+                )
+            existing = select(conn, row_key)
             return self._to_record(existing)
 
-        return await self._run(work)
+        return await self._record_in_batch(work)
 
     def _to_record(self, row: tuple[Any, ...]) -> MeterRecord:
         try:

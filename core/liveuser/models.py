@@ -86,7 +86,8 @@ class Conversation(BaseModel):
 
     @property
     def key(self) -> ConversationKey:
-        return ConversationKey(
+        # Built from this model's already validated fields: no second validation.
+        return ConversationKey.model_construct(
             tenant=self.tenant, channel=self.channel, conversation_id=self.conversation_id
         )
 

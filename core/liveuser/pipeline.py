@@ -93,11 +93,13 @@ class Pipeline:
         record = await self._meter(
             tenant, silo.conversation, message_id, "", text, gathered.sources, user.email
         )
-        return Context(
+        # Every value is already typed and checked: no second validation on the hot path.
+        return Context.model_construct(
             key=silo.conversation,
             message_id=message_id,
             text=text,
             verified=True,
+            refusal=None,
             sources=gathered.sources,
             missing=gathered.missing,
             trimmed=tuple(budget.trimmed),
@@ -197,13 +199,14 @@ class Pipeline:
 
 async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | Refusal:
     key = conversation.key
-    cached = tenant.cached_verification(conversation)
-    if cached is not None:
-        return cached
+    if tenant.settings.cache_ttl_seconds > 0:
+        cached = tenant.cached_verification(conversation)
+        if cached is not None:
+            return cached
     owner = tenant.owners.get(conversation.channel)
     if owner is None:
         return Refusal(reason=f"no connector for channel {conversation.channel.value} is installed")
-    fn = dict(tenant.hook_functions("verify_user")).get(owner.name)
+    fn = next((f for name, f in tenant.hook_functions("verify_user") if name == owner.name), None)
     if fn is None:
         return Refusal(reason=f"connector {owner.name} cannot verify users")
     seconds = tenant.settings.deadline_seconds

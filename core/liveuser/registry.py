@@ -130,6 +130,7 @@ class Tenant:
         self.data_cache = _TTLCache()
         self.verifications = _TTLCache()
         self._tools: dict[str, Tool] | None = None
+        self._hook_functions: dict[str, tuple[tuple[str, Callable[..., Any]], ...]] = {}
 
     def __repr__(self) -> str:
         return f"<Tenant {self.name!r} plugins={sorted(self.plugins)}>"
@@ -195,12 +196,20 @@ class Tenant:
         for channel in plugin.channels:
             self.owners[channel] = plugin
         self._tools = None
+        self._hook_functions.clear()
         return plugin
 
-    def hook_functions(self, hook: str) -> list[tuple[str, Callable[..., Any]]]:
-        """(plugin name, function) for each implementation of ``hook``, in pluggy's call order."""
-        impls = getattr(self.pm.hook, hook).get_hookimpls()
-        return [(impl.plugin_name, impl.function) for impl in reversed(impls)]
+    def hook_functions(self, hook: str) -> tuple[tuple[str, Callable[..., Any]], ...]:
+        """(plugin name, function) for each implementation of ``hook``, in pluggy's call order.
+
+        Kept until the next registration: the pipeline asks on every message.
+        """
+        found = self._hook_functions.get(hook)
+        if found is None:
+            impls = getattr(self.pm.hook, hook).get_hookimpls()
+            found = tuple((impl.plugin_name, impl.function) for impl in reversed(impls))
+            self._hook_functions[hook] = found
+        return found
 
     async def tools(self) -> dict[str, Tool]:
         """Every tool the plugins registered, by name (collected once)."""
@@ -229,6 +238,8 @@ class Tenant:
         return found if isinstance(found, VerifiedUser) else None
 
     def remember_verification(self, conversation: Conversation, user: VerifiedUser) -> None:
+        if self.settings.cache_ttl_seconds <= 0:
+            return
         # Never longer than the data it unlocks nor past its evidence's expiry; new
         # credentials or a changed vendor record (another author, a CC) verify again.
         ttl = self.settings.cache_ttl_seconds

@@ -238,6 +238,8 @@ def note(text: str, limit: int = NOTE_LIMIT) -> str:
     spaces (so data cannot start a line that looks like liveuser's own); the
     result is cut to ``limit`` characters.
     """
+    if text.isprintable() and len(text) <= limit and "<<<" not in text and ">>>" not in text:
+        return text  # the common case; isprintable() is false for every character folded below
     cleaned = "".join(
         ch if unicodedata.category(ch)[0] not in "CZ" or ch == " " else " "
         for ch in escape_data(text)

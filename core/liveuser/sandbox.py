@@ -456,7 +456,11 @@ class ServerThread(threading.Thread):
         self.shutdown_timeout = shutdown_timeout
         self._error: BaseException | None = None
         ipv6 = ":" in host
-        self._socket = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose protocol
+        # says TCP, and without it every kept-alive request waits ~40 ms (Nagle).
+        self._socket = socket.socket(
+            socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )
         try:
             self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._socket.bind((host, 0))

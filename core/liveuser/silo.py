@@ -74,7 +74,10 @@ class Silo:
         if not pending:
             return result
         with deadline(settings.deadline_seconds):
-            answers = await asyncio.gather(*(self._fetch(name, fn) for name, fn in pending))
+            if len(pending) == 1:  # the common case: no task to create
+                answers = [await self._fetch(*pending[0])]
+            else:
+                answers = await asyncio.gather(*(self._fetch(name, fn) for name, fn in pending))
         for (name, _), answer in zip(pending, answers, strict=True):
             if isinstance(answer, str):
                 result.missing[name] = answer

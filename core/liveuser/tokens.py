@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 import re
 import secrets
@@ -258,7 +259,8 @@ def _quote(value: str) -> str:
     return repr(value if len(value) <= 40 else value[:40] + "...")
 
 
-def _check_structure(token: object) -> str:
+def _check_structure(token: object) -> bytes:
+    """Check the token's shape and return its decoded header (PyJWT checks it again)."""
     if not isinstance(token, str):
         raise TokenError("token is not a string")
     if not token:
@@ -268,6 +270,7 @@ def _check_structure(token: object) -> str:
     segments = token.split(".")
     if len(segments) != 3:
         raise TokenError("token is not a JWT: it must have three dot-separated segments")
+    header = b""
     for name, segment in zip(("header", "payload", "signature"), segments, strict=True):
         if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
             raise TokenError(f"token {name} is not valid base64url")
@@ -277,7 +280,9 @@ def _check_structure(token: object) -> str:
             raise TokenError(f"token {name} is not valid base64url") from None
         if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode("ascii") != segment:
             raise TokenError(f"token {name} is not canonical base64url")
-    return token
+        if name == "header":
+            header = decoded
+    return header
 
 
 def _number(payload: Mapping[str, Any], claim: str) -> float:
@@ -320,11 +325,13 @@ def verify_token(
     if not math.isfinite(current):
         raise ValueError("now must be a finite number of seconds")
 
-    _check_structure(token)
+    raw_header = _check_structure(token)
     try:
-        header = jwt.get_unverified_header(token)
-    except (jwt.PyJWTError, ValueError, RecursionError):
+        header = json.loads(raw_header)
+    except (ValueError, RecursionError):
         raise TokenError("token is not a JWT: its header is malformed") from None
+    if not isinstance(header, dict):
+        raise TokenError("token is not a JWT: its header is malformed")
     if header.get("alg") != ALGORITHM:
         raise TokenError(f"token is not signed with {ALGORITHM}; no other algorithm is accepted")
     kid = header.get("kid")
