@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from liveuser import (
     Channel,
@@ -16,6 +16,8 @@ from liveuser import (
     Refusal,
     Silo,
     SiloViolation,
+    Tool,
+    ToolCall,
     UserData,
     VerificationRecord,
     VerifiedUser,
@@ -45,6 +47,27 @@ class Echo(Plugin):  # type: ignore[type-arg]
     def fetch_user_data(self, user: VerifiedUser) -> UserData:
         self.calls.append(user.email)
         return UserData(source=self.name, fields={"owner": user.email}, text="x" * self.size)
+
+
+class NoArgs(BaseModel):
+    pass
+
+
+class BigTool(Plugin):  # type: ignore[type-arg]
+    """Offers the tool ``big``, whose result is ``size`` characters of data."""
+
+    name: ClassVar[str] = "big"
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    @hookimpl
+    def register_tools(self) -> list[Tool]:
+        async def run(call: ToolCall) -> str:
+            return "y" * self.size
+
+        return [Tool(name="big", description="big", parameters=NoArgs, run=run)]
 
 
 def _record(**kw: Any) -> VerificationRecord:
@@ -323,26 +346,9 @@ async def test_retried_turn_is_not_charged_twice(make_pipeline: PipelineFactory)
 async def test_tool_result_in_a_charged_message_is_not_charged_again(
     make_pipeline: PipelineFactory,
 ) -> None:
-    from pydantic import BaseModel
-
-    from liveuser import Tool, ToolCall
-
-    class NoArgs(BaseModel):
-        pass
-
-    class Big(Plugin):  # type: ignore[type-arg]
-        name: ClassVar[str] = "big"
-
-        @hookimpl
-        def register_tools(self) -> list[Tool]:
-            async def run(call: ToolCall) -> str:
-                return "y" * 2000
-
-            return [Tool(name="big", description="big", parameters=NoArgs, run=run)]
-
     pipeline = make_pipeline()
     pipeline.registry.register(Echo(size=2000))
-    pipeline.registry.register(Big())
+    pipeline.registry.register(BigTool(2000))
     conversation = host_conversation(ANN)
     await pipeline.context_for(conversation, "m1")
     await pipeline.call_tool(conversation, "m1", "call-1", "big", {})
@@ -645,25 +651,8 @@ async def test_tool_faults_come_back_as_text(make_pipeline: PipelineFactory) -> 
 
 
 async def test_spending_cap_shortens_tool_results_too(make_pipeline: PipelineFactory) -> None:
-    from pydantic import BaseModel
-
-    from liveuser import Tool, ToolCall
-
-    class NoArgs(BaseModel):
-        pass
-
-    class Big(Plugin):  # type: ignore[type-arg]
-        name: ClassVar[str] = "big"
-
-        @hookimpl
-        def register_tools(self) -> list[Tool]:
-            async def run(call: ToolCall) -> str:
-                return "y" * 4000
-
-            return [Tool(name="big", description="big", parameters=NoArgs, run=run)]
-
     pipeline = make_pipeline(monthly_cap=Decimal("0.02"))
-    pipeline.registry.register(Big())
+    pipeline.registry.register(BigTool(4000))
     conversation = host_conversation(ANN)
     first = await pipeline.call_tool(conversation, "m1", "c1", "big", {})
     second = await pipeline.call_tool(conversation, "m2", "c2", "big", {})

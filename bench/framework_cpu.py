@@ -1,0 +1,415 @@
+"""Framework CPU per context, over an in-process stub transport (no network, no server).
+
+``liveuser.HttpClient(httpx2.MockTransport(handler))`` answers the User Data
+API instantly (the handler echoes the identifier with Ann's seed text), so
+what is left is liveuser's own CPU. Sequential contexts, timed with
+``time.process_time`` (CPU of the whole process, the ledger's worker thread
+included) and ``time.perf_counter`` (wall):
+
+  (a) full first turn: verify the token, fetch, render, meter into a real
+      SQLite ledger; ``cache_ttl_seconds=0``;
+  (b) cached second turn: the same conversations again (cache on), so the
+      verification and the data come from the tenant's caches;
+  (c) ``Ledger.record`` alone, with the arguments the pipeline passes;
+  (d) (a) with a no-op ledger stand-in, so the framework without the ledger
+      is visible. Each conversation keeps its host token across repetitions,
+      as a host's session does, so after warm-up the token's signature is
+      not checked again (the connector remembers verified tokens until they
+      expire); the data is still fetched and rendered every time;
+  (t) (d) with a new token per context: the signature and claims checked
+      every time (a session's first message);
+  (e) extra: (d) whose stand-in hops to a worker thread and back per record
+      (``run_in_executor``, as ``Ledger`` does), to split the ledger's cost
+      into the thread hop and SQLite;
+  floor: the bare httpx2 round trip, the same POST through
+      ``httpx2.AsyncClient(transport=MockTransport(handler))``, read and decoded.
+
+Framework CPU = (a) - floor and (d) - floor. Target: <= 100 µs per context.
+Cases are interleaved within each repetition (their order rotates); the
+figures are medians over the repetitions.
+
+    .venv/bin/python bench/framework_cpu.py [--count 5000] [--reps 5]
+    .venv/bin/python bench/framework_cpu.py --profile d   # cProfile of case (a) or (d)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import json
+import os
+import pstats
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from _common import (
+    HOST_KEY,
+    HOST_SECRET,
+    exit_on_sigterm,
+    isolate_environment,
+    machine,
+    median,
+    spread,
+    verdict,
+)
+
+from liveuser import (
+    Channel,
+    Context,
+    Conversation,
+    HttpClient,
+    Ledger,
+    MeterRecord,
+    Pipeline,
+    Pricing,
+    Registry,
+    Settings,
+    TenantSettings,
+)
+from liveuser.sandbox import ANN_EMAIL, SANDBOX_API_KEY, SANDBOX_USERS
+from liveuser.tokens import KeyRing, Purpose, mint_token
+
+URL = "http://user-data.bench.invalid/user-data"
+USER_INFO = SANDBOX_USERS[ANN_EMAIL]
+TARGET_US = 100.0
+KEYS = KeyRing({HOST_KEY: HOST_SECRET})
+CASES = ("a", "b", "c", "d", "t", "e", "floor")
+LABELS = {
+    "a": "(a) full first turn, real ledger",
+    "b": "(b) cached second turn, real ledger",
+    "c": "(c) Ledger.record alone",
+    "d": "(d) full first turn, no-op ledger",
+    "t": "(t) = (d) with a new host token per context",
+    "e": "(e) = (d) + one worker-thread hop per record",
+    "floor": "floor: bare httpx2 MockTransport round trip",
+}
+
+
+async def handler(request: httpx2.Request) -> httpx2.Response:
+    who = json.loads(request.content)["identifier"]
+    return httpx2.Response(200, json={"identifier": who, "user_info": USER_INFO})
+
+
+class NullLedger:
+    """A stand-in for :class:`liveuser.Ledger` that records nothing."""
+
+    def __init__(self) -> None:
+        self.record_ = MeterRecord(
+            tenant="default",
+            conversation_id="-",
+            message_id="-",
+            channel="host",
+            chars=0,
+            charged=False,
+            amount=Decimal("0"),
+            recorded_at=datetime.now(UTC),
+        )
+
+    async def record(self, **_: Any) -> MeterRecord:
+        return self.record_
+
+    async def month_spend(self, tenant: str, at: datetime | None = None) -> Decimal:
+        return Decimal("0")
+
+    async def aclose(self) -> None:
+        pass
+
+
+class HopLedger(NullLedger):
+    """:class:`NullLedger` that crosses to a one-thread executor and back, as Ledger does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-hop")
+
+    async def record(self, **_: Any) -> MeterRecord:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self._record)
+
+    def _record(self) -> MeterRecord:
+        return self.record_
+
+    async def aclose(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+def settings_for(ledger_path: Path, cache_ttl: float) -> Settings:
+    return Settings(
+        ledger=ledger_path,
+        tenants={
+            "default": TenantSettings(
+                host_keys={HOST_KEY: HOST_SECRET},
+                cache_ttl_seconds=cache_ttl,
+                plugins={"user_data_api": {"url": URL, "api_key": SANDBOX_API_KEY}},
+            )
+        },
+    )
+
+
+def conversations(count: int, prefix: str) -> list[Conversation]:
+    return [
+        Conversation(
+            tenant="default",
+            channel=Channel.host,
+            conversation_id=f"{prefix}-{i}",
+            claims={
+                "token": mint_token(
+                    KEYS,
+                    tenant="default",
+                    purpose=Purpose.identity,
+                    subject=f"bench-{i}@example.com",
+                    ttl=3600,
+                )
+            },
+        )
+        for i in range(count)
+    ]
+
+
+def check(context: Context) -> None:
+    if not context.verified or context.missing or context.sources != ("user_data_api",):
+        raise RuntimeError(
+            f"context not assembled: refusal={context.refusal!r} missing={context.missing!r}"
+        )
+
+
+class Bench:
+    """Everything the cases need, built once; ``run(case, rep)`` times one case."""
+
+    def __init__(self, workdir: Path, count: int) -> None:
+        self.count = count
+        self.workdir = workdir
+        self.closers: list[Callable[[], Awaitable[None]]] = []
+
+    async def setup(self) -> None:
+        path = self.workdir / "ledger.sqlite3"
+        self.ledger = await Ledger.open(path, secrets.token_bytes(32))
+        self.closers.append(self.ledger.aclose)
+
+        def pipeline(ledger: Any, cache_ttl: float) -> Pipeline:
+            registry = Registry(
+                settings_for(path, cache_ttl),
+                http=HttpClient(httpx2.MockTransport(handler)),
+                discover=False,
+            )
+            self.closers.append(registry.aclose)
+            return Pipeline(registry, ledger)
+
+        self.full = pipeline(self.ledger, 0)
+        self.cached = pipeline(self.ledger, 3600)
+        self.bare = pipeline(NullLedger(), 0)
+        hop = HopLedger()
+        self.closers.append(hop.aclose)
+        self.hop = pipeline(hop, 0)
+        self.floor_client = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+        self.closers.append(self.floor_client.aclose)
+
+        # Tokens last an hour and nothing is cached at ttl 0: (a) and (d) reuse the
+        # conversations, with a new message id per repetition (a new ledger row each time).
+        self.first = conversations(self.count, "first")
+        self.second = conversations(self.count, "second")
+        self.emails = [f"bench-{i}@example.com" for i in range(self.count)]
+        for conversation in self.second:  # prime the caches: (b) is always a later turn
+            check(await self.cached.context_for(conversation, "m-prime"))
+        for pipe in (self.full, self.bare, self.hop):  # build the tenant, load templates, warm up
+            for conversation in self.first[:50]:
+                check(await pipe.context_for(conversation, "m-warm"))
+        for email in self.emails[:50]:
+            await self.floor_once(email)
+
+    async def aclose(self) -> None:
+        for close in reversed(self.closers):
+            await close()
+
+    async def floor_once(self, email: str) -> None:
+        response = await self.floor_client.post(
+            URL, json={"identifier": email}, headers={"Authorization": SANDBOX_API_KEY}
+        )
+        body = response.json()
+        if response.status_code != 200 or body["identifier"] != email:
+            raise RuntimeError("floor: unexpected answer")
+
+    async def loop(self, case: str, rep: int) -> None:
+        message = f"m{rep}"
+        if case == "a":
+            for conversation in self.first:
+                check(await self.full.context_for(conversation, message))
+        elif case == "b":
+            for conversation in self.second:
+                check(await self.cached.context_for(conversation, message))
+        elif case == "d":
+            for conversation in self.first:
+                check(await self.bare.context_for(conversation, message))
+        elif case == "t":
+            for conversation in self.cold:
+                check(await self.bare.context_for(conversation, message))
+        elif case == "e":
+            for conversation in self.first:
+                check(await self.hop.context_for(conversation, message))
+        elif case == "c":
+            record = self.ledger.record
+            pricing = Pricing(threshold=1500, price=Decimal("0.02"))
+            chars = 900  # about what (a) renders for Ann's seed text
+            for i, email in enumerate(self.emails):
+                await record(
+                    tenant="default",
+                    conversation_id=f"ledger-{i}",
+                    message_id=message,
+                    tool_call_id="",
+                    channel="host",
+                    chars=chars,
+                    sources=("user_data_api",),
+                    identity=email,
+                    pricing=pricing,
+                )
+        elif case == "floor":
+            for email in self.emails:
+                await self.floor_once(email)
+        else:
+            raise ValueError(case)
+
+    async def run(self, case: str, rep: int) -> tuple[float, float]:
+        """(CPU µs, wall µs) per context for one case."""
+        if case == "t":  # tokens never seen before, minted outside the timing
+            self.cold = conversations(self.count, f"cold{rep}")
+        gc.collect()
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        await self.loop(case, rep)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        return cpu / self.count * 1e6, wall / self.count * 1e6
+
+
+async def measure(count: int, reps: int, workdir: Path) -> dict[str, list[tuple[float, float]]]:
+    bench = Bench(workdir, count)
+    results: dict[str, list[tuple[float, float]]] = {case: [] for case in CASES}
+    try:
+        await bench.setup()
+        for rep in range(reps):
+            order = CASES[rep % len(CASES) :] + CASES[: rep % len(CASES)]
+            for case in order:
+                results[case].append(await bench.run(case, rep))
+            print(
+                f"  rep {rep + 1}/{reps}: "
+                + ", ".join(f"{c} {results[c][-1][0]:.0f}" for c in CASES)
+                + " µs CPU",
+                file=sys.stderr,
+                flush=True,
+            )
+    finally:
+        await bench.aclose()
+    return results
+
+
+def report(
+    results: dict[str, list[tuple[float, float]]], count: int, reps: int, elapsed: float
+) -> None:
+    cpu = {case: [r[0] for r in results[case]] for case in CASES}
+    wall = {case: [r[1] for r in results[case]] for case in CASES}
+    print("# Framework CPU per context (in-process MockTransport)")
+    print(f"machine: {machine()}")
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S %z')}")
+    print(
+        f"{count} sequential contexts per case per repetition, {reps} repetitions, "
+        "medians [min-max]"
+    )
+    print()
+    print("| case | CPU µs/ctx | [min-max] | wall µs/ctx |")
+    print("|---|---:|---|---:|")
+    for case in CASES:
+        print(
+            f"| {LABELS[case]} | {median(cpu[case]):.1f} | {spread(cpu[case], '{:.0f}')} "
+            f"| {median(wall[case]):.1f} |"
+        )
+    print()
+    floor = median(cpu["floor"])
+    # Per-repetition differences, then the median: each repetition's cases ran back to back.
+    fw_a = median([a - f for a, f in zip(cpu["a"], cpu["floor"], strict=True)])
+    fw_d = median([d - f for d, f in zip(cpu["d"], cpu["floor"], strict=True)])
+    fw_b = median([b - c for b, c in zip(cpu["b"], cpu["c"], strict=True)])
+    print(f"floor (bare httpx2 MockTransport round trip): {floor:.1f} µs CPU")
+    print(
+        f"framework CPU (a) - floor, with the real ledger: {fw_a:.1f} µs "
+        f"-> target <= {TARGET_US:.0f} µs: {verdict(fw_a <= TARGET_US)}"
+    )
+    print(
+        f"framework CPU (d) - floor, no ledger:            {fw_d:.1f} µs "
+        f"-> target <= {TARGET_US:.0f} µs: {verdict(fw_d <= TARGET_US)}"
+    )
+    print(
+        f"cached second turn (b) = {median(cpu['b']):.1f} µs; without its ledger write, "
+        f"(b) - (c) = {fw_b:.1f} µs (no fetch, so no floor to subtract)"
+    )
+    ledger_share = median([a - d for a, d in zip(cpu["a"], cpu["d"], strict=True)])
+    hop = median([e - d for e, d in zip(cpu["e"], cpu["d"], strict=True)])
+    print(
+        f"ledger share in a context: (a) - (d) = {ledger_share:.1f} µs, of which the "
+        f"worker-thread hop (e) - (d) = {hop:.1f} µs; Ledger.record alone (c) = "
+        f"{median(cpu['c']):.1f} µs"
+    )
+    fw_t = median([t - f for t, f in zip(cpu["t"], cpu["floor"], strict=True)])
+    print(f"a session's first message, (t) - floor, no ledger: {fw_t:.1f} µs")
+    print(f"elapsed: {elapsed:.1f} s")
+
+
+async def profile(case: str, count: int, workdir: Path, top: int) -> None:
+    bench = Bench(workdir, count)
+    try:
+        await bench.setup()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await bench.loop(case, 0)
+        profiler.disable()
+    finally:
+        await bench.aclose()
+    print(
+        f"# cProfile of case ({case}), {count} contexts (main thread only: the ledger's "
+        "SQLite work runs in its worker thread and shows as waiting)"
+    )
+    for key in ("cumulative", "tottime"):
+        print(f"\n## top {top} by {key}")
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.sort_stats(key).print_stats(top)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=3000, help="contexts per case per repetition")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument(
+        "--profile",
+        choices=list(CASES),
+        default=None,
+        help="print a cProfile of one case instead of benchmarking",
+    )
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args()
+
+    isolate_environment()
+    exit_on_sigterm()
+    started = time.perf_counter()
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="liveuser-bench-") as tmp:
+        os.chdir(tmp)  # no liveuser.toml of the developer's is read
+        try:
+            if args.profile:
+                asyncio.run(profile(args.profile, args.count, Path(tmp), args.top))
+                return 0
+            results = asyncio.run(measure(args.count, args.reps, Path(tmp)))
+        finally:
+            os.chdir(here)
+    report(results, args.count, args.reps, time.perf_counter() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
