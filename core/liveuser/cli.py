@@ -199,7 +199,8 @@ async def check(
 
     An operator check is the only verification the CLI makes itself; it is
     recorded in the audit trail under the channel ``host`` and mechanism
-    ``operator``, and nothing outside the CLI can make one.
+    ``operator``. liveuser's HTTP service, MCP server and tools never make one,
+    and a connector that claims one is refused.
     """
     settings = load_settings()
     registry, ledger = Registry(settings), open_ledger(settings)
