@@ -5,18 +5,28 @@ against it with a fresh host key and a throwaway ledger, and runs the
 conversations a support agent meets: verified, cached, refused, back-end down,
 slow, oversized, cross-talk, and metered. Nothing needs an account or a
 network beyond loopback.
+
+Connector plugins join in through the entry-point group ``liveuser.demo``: a
+:data:`DemoFactory` starts the plugin's fake (on the given exit stack), and
+returns its settings and its own verified and refused conversations, which run
+after the core's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
+import logging
 import secrets
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
@@ -40,119 +50,140 @@ from .settings import Settings, TenantSettings
 from .tokens import KeyRing, Purpose, mint_token
 
 DEMO_DEADLINE = 2.0
+log = logging.getLogger("liveuser")
+
+
+DEMO_ENTRY_POINT_GROUP = "liveuser.demo"
+"""Entry points naming a :data:`DemoFactory`: how a connector joins ``liveuser demo``."""
 
 
 @dataclass
-class Step:
+class DemoStep:
     """One conversation of the walk-through."""
 
     title: str
     question: str
-    email: str
-    conversation_id: str
-    claims: dict[str, str] = field(default_factory=dict)
-    payload: dict[str, Any] = field(default_factory=dict)
-    channel: Channel = Channel.host
-    tenant: str = "default"
+    who: str
+    conversation: Conversation
 
 
-def _steps(keys: KeyRing) -> list[Step]:
-    def token(email: str, tenant: str = "default") -> dict[str, str]:
-        return {"token": mint_token(keys, tenant=tenant, purpose=Purpose.identity, subject=email)}
+@dataclass
+class DemoSandbox:
+    """A plugin's part of the demo: its running fake, its settings, its conversations."""
 
-    good = token(ANN_EMAIL)["token"]
+    plugin: str
+    """The plugin's name: ``settings`` go under ``[tenants.default.plugins.<plugin>]``."""
+    settings: dict[str, Any]
+    steps: list[DemoStep]
+    requests: Callable[[], int] = lambda: 0
+    """How many requests the plugin's fake has received so far."""
+
+
+@dataclass
+class DemoContext:
+    """What a :data:`DemoFactory` gets: somewhere to start its fake, and the host keys."""
+
+    stack: contextlib.ExitStack
+    """Enter the fake's server here (``stack.enter_context(serve(app))``)."""
+    host_keys: KeyRing
+    """The default tenant's host keys, to mint attestations for live-chat steps."""
+
+
+DemoFactory = Callable[[DemoContext], DemoSandbox]
+"""Start a plugin's fake and describe its demo conversations."""
+
+
+def _core_steps(keys: KeyRing) -> list[DemoStep]:
+    def host(
+        title: str,
+        question: str,
+        email: str,
+        conversation_id: str,
+        *,
+        token: str | None = None,
+        payload: dict[str, Any] | None = None,
+        tenant: str = "default",
+    ) -> DemoStep:
+        claims = {} if token == "" else {"token": token or _token(keys, email)}
+        return DemoStep(
+            title,
+            question,
+            email,
+            Conversation(
+                tenant=tenant,
+                channel=Channel.host,
+                conversation_id=conversation_id,
+                claims=claims,
+                payload=payload or {},
+            ),
+        )
+
+    good = _token(keys, ANN_EMAIL)
     head, body, sig = good.split(".")
     tampered = f"{head}.{body}.{sig[:-4]}{'AAAA' if sig[-4:] != 'AAAA' else 'BBBB'}"
     return [
-        Step("Verified user", "Where is my order?", ANN_EMAIL, "chat-1", token(ANN_EMAIL)),
-        Step(
+        host("Verified user", "Where is my order?", ANN_EMAIL, "chat-1"),
+        host(
             "Same conversation, next message (served from cache)",
             "When can I expect delivery?",
             ANN_EMAIL,
             "chat-1",
-            token(ANN_EMAIL),
+            token=good,
         ),
-        Step(
-            "Verified user, stock question",
-            "Is the grinder back in stock?",
-            BOB_EMAIL,
-            "chat-2",
-            token(BOB_EMAIL),
-        ),
-        Step(
-            "Refused: tampered token",
-            "Where is my order?",
-            ANN_EMAIL,
-            "chat-3",
-            {"token": tampered},
-        ),
-        Step("Refused: no token at all", "Where is my order?", ANN_EMAIL, "chat-4"),
-        Step(
+        host("Verified user, stock question", "Is the grinder back in stock?", BOB_EMAIL, "chat-2"),
+        host("Refused: tampered token", "Where is my order?", ANN_EMAIL, "chat-3", token=tampered),
+        host("Refused: no token at all", "Where is my order?", ANN_EMAIL, "chat-4", token=""),
+        host(
             "Refused: someone else is in the chat",
             "Where is my order?",
             ANN_EMAIL,
             "chat-5",
-            token(ANN_EMAIL),
             payload={"participants": [ANN_EMAIL, "friend@example.org"]},
         ),
-        Step(
-            "Refused: unknown tenant",
-            "Where is my order?",
-            ANN_EMAIL,
-            "chat-6",
-            token(ANN_EMAIL),
-            tenant="nobody",
-        ),
-        Step(
-            "Refused: a channel with no connector installed",
-            "Where is my order?",
-            ANN_EMAIL,
-            "ticket-7",
-            channel=Channel.gorgias_chat,
-        ),
-        Step(
-            "Back-end down (HTTP 500)",
-            "Where is my order?",
-            DOWN_EMAIL,
-            "chat-8",
-            token(DOWN_EMAIL),
-        ),
-        Step(
+        host("Refused: unknown tenant", "Where is my order?", ANN_EMAIL, "chat-6", tenant="nobody"),
+        host("Back-end down (HTTP 500)", "Where is my order?", DOWN_EMAIL, "chat-8"),
+        host(
             f"Back-end drips its answer past the {DEMO_DEADLINE:g} s deadline",
             "Where is my order?",
             DRIP_EMAIL,
             "chat-9",
-            token(DRIP_EMAIL),
         ),
-        Step(
-            "Back-end answer over the 1 MB cap",
-            "Where is my order?",
-            HUGE_EMAIL,
-            "chat-10",
-            token(HUGE_EMAIL),
-        ),
-        Step(
+        host("Back-end answer over the 1 MB cap", "Where is my order?", HUGE_EMAIL, "chat-10"),
+        host(
             "Back-end answers about someone else (discarded)",
             "Where is my order?",
             WRONG_EMAIL,
             "chat-11",
-            token(WRONG_EMAIL),
         ),
-        Step(
+        host(
             "Long order history: over 1,500 characters, metered",
             "Where are my orders?",
             LONG_EMAIL,
             "chat-12",
-            token(LONG_EMAIL),
         ),
     ]
 
 
+def _token(keys: KeyRing, email: str) -> str:
+    return mint_token(keys, tenant="default", purpose=Purpose.identity, subject=email)
+
+
+def _plugin_sandboxes(context: DemoContext) -> list[DemoSandbox]:
+    """Every installed plugin's demo part; one that fails to start is logged and skipped."""
+    found = []
+    for ep in importlib.metadata.entry_points(group=DEMO_ENTRY_POINT_GROUP):
+        try:
+            found.append(ep.load()(context))
+        except Exception as exc:
+            log.warning("demo of %r failed to start and is skipped: %s", ep.name, exc)
+    return found
+
+
 def _summary(ctx: Context) -> str:
     if not ctx.verified:
-        return f"[red]refused[/red]: {ctx.refusal}"
+        return f"[red]refused[/red]: {escape(ctx.refusal or '')}"
     parts = [f"[green]verified[/green]; sources: {', '.join(ctx.sources) or 'none'}"]
-    parts += [f"[yellow]missing {s}[/yellow]: {r}" for s, r in ctx.missing.items()]
+    parts += [f"[yellow]missing {s}[/yellow]: {escape(r)}" for s, r in ctx.missing.items()]
     if ctx.trimmed:
         parts.append(f"trimmed {len(ctx.trimmed)} item(s)")
     return "\n".join(parts)
@@ -162,16 +193,22 @@ async def run_demo(console: Console) -> Decimal:
     """Run the walk-through, printing each step; return the total charged."""
     app = create_user_data_api()
     keys = KeyRing({"demo-1": secrets.token_urlsafe(32)})
-    with serve(app) as url, tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(serve(app))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        sandboxes = _plugin_sandboxes(DemoContext(stack=stack, host_keys=keys))
+        plugins: dict[str, dict[str, Any]] = {
+            "user_data_api": {"url": f"{url}/user-data", "api_key": SANDBOX_API_KEY}
+        }
+        for sandbox in sandboxes:
+            plugins[sandbox.plugin] = sandbox.settings
         settings = Settings(
             ledger=Path(tmp) / "ledger.sqlite3",
             tenants={
                 "default": TenantSettings(
                     host_keys={"demo-1": keys.secret("demo-1").decode()},  # type: ignore[union-attr]
                     deadline_seconds=DEMO_DEADLINE,
-                    plugins={
-                        "user_data_api": {"url": f"{url}/user-data", "api_key": SANDBOX_API_KEY}
-                    },
+                    plugins=plugins,
                 )
             },
         )
@@ -185,36 +222,20 @@ async def run_demo(console: Console) -> Decimal:
                 title="liveuser demo",
             )
         )
+        parts: list[tuple[str, list[DemoStep], Callable[[], int]]] = [
+            ("back-end", _core_steps(keys), lambda: int(app.state.requests))
+        ]
+        parts += [(f"{s.plugin} API", s.steps, s.requests) for s in sandboxes]
         total = Decimal("0")
+        n = 0
         try:
-            for n, step in enumerate(_steps(keys), 1):
-                before = app.state.requests
-                conversation = Conversation(
-                    tenant=step.tenant,
-                    channel=step.channel,
-                    conversation_id=step.conversation_id,
-                    claims=step.claims,
-                    payload=step.payload,
-                )
-                ctx = await pipeline.context_for(conversation, message_id=f"m{n}")
-                total += ctx.amount
-                fetched = app.state.requests - before
-                console.rule(f"{n}. {step.title}")
-                console.print(
-                    f"[bold]{step.email}[/bold] on {step.channel.value}: “{step.question}”"
-                )
-                console.print(_summary(ctx))
-                console.print(
-                    f"back-end requests: {fetched}; context: {ctx.chars} characters, "
-                    + (f"[magenta]charged ${ctx.amount}[/magenta]" if ctx.charged else "free")
-                )
-                shown = ctx.text if len(ctx.text) <= 1200 else ctx.text[:1200] + "\n…"
-                console.print(
-                    Panel(
-                        Text(shown, overflow="fold"), title="what the model receives", expand=False
-                    ),
-                    soft_wrap=False,
-                )
+            for label, steps, requests in parts:
+                for step in steps:
+                    n += 1
+                    before = requests()
+                    ctx = await pipeline.context_for(step.conversation, message_id=f"m{n}")
+                    total += ctx.amount
+                    _show(console, n, step, ctx, label, requests() - before)
             usage = await ledger.usage()
             console.rule("Usage")
             for row in usage:
@@ -226,3 +247,21 @@ async def run_demo(console: Console) -> Decimal:
             await registry.aclose()
             await ledger.aclose()
     return total
+
+
+def _show(console: Console, n: int, step: DemoStep, ctx: Context, label: str, fetched: int) -> None:
+    console.rule(f"{n}. {escape(step.title)}")
+    console.print(
+        f"[bold]{escape(step.who)}[/bold] on {step.conversation.channel.value}: "
+        f"“{escape(step.question)}”"
+    )
+    console.print(_summary(ctx))
+    console.print(
+        f"{label} requests: {fetched}; context: {ctx.chars} characters, "
+        + (f"[magenta]charged ${ctx.amount}[/magenta]" if ctx.charged else "free")
+    )
+    shown = ctx.text if len(ctx.text) <= 1200 else ctx.text[:1200] + "\n…"
+    console.print(
+        Panel(Text(shown, overflow="fold"), title="what the model receives", expand=False),
+        soft_wrap=False,
+    )
