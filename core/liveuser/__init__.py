@@ -3,6 +3,7 @@
 Public names are re-exported here; everything else is internal.
 """
 
+from .adapters import GET_USER_DATA, Binding, ToolDefinition, bind
 from .errors import (
     BackendError,
     BackendResponseError,
@@ -43,11 +44,13 @@ from .silo import Silo
 from .tools import NOT_FOUND, Tool, ToolCall
 
 __all__ = [
+    "GET_USER_DATA",
     "NOT_FOUND",
     "BackendError",
     "BackendResponseError",
     "BackendStatusError",
     "BackendTimeout",
+    "Binding",
     "Budget",
     "Channel",
     "ConfigError",
@@ -78,11 +81,13 @@ __all__ = [
     "TokenError",
     "Tool",
     "ToolCall",
+    "ToolDefinition",
     "UnknownTenantError",
     "UserData",
     "VerificationRecord",
     "VerifiedUser",
     "WebhookError",
+    "bind",
     "hookimpl",
     "load_settings",
     "normalize_email",

@@ -368,6 +368,57 @@ def token(
 
 
 @app.command()
+@command
+async def mcp(
+    transport: Annotated[str, typer.Option(help="stdio (one conversation) or http.")] = "stdio",
+    channel: Annotated[str, typer.Option(help="stdio: the conversation's channel.")] = "host",
+    conversation_id: Annotated[str, typer.Option(help="stdio: the conversation.")] = "",
+    token: Annotated[str, typer.Option(help="stdio: host identity token.")] = "",
+    attestation: Annotated[str, typer.Option(help="stdio: host attestation token.")] = "",
+    payload: Annotated[str, typer.Option(help="stdio: the vendor payload, as JSON.")] = "{}",
+    message_id: Annotated[
+        str, typer.Option(help="stdio: message id tool results meter under.")
+    ] = "",
+    host: Annotated[str, typer.Option(help="http: address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="http: port to listen on.")] = 8000,
+    tenant: TenantOpt = DEFAULT_TENANT,
+) -> None:
+    """Serve liveuser's tools over MCP: stdio for one conversation, or streamable HTTP
+    where each call's conversation comes from its mcp_session bearer token."""
+    try:
+        from .mcp_server import serve_http, serve_stdio
+    except ImportError:
+        raise ConfigError("liveuser mcp needs the mcp extra: pip install 'liveuser[mcp]'") from None
+    if transport not in ("stdio", "http"):
+        raise ConfigError(f"--transport must be stdio or http, not {transport!r}")
+    if transport == "stdio" and not conversation_id:
+        raise ConfigError("--conversation-id is required with --transport stdio")
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        raise ConfigError("--payload is not valid JSON") from None
+    settings = load_settings()
+    registry, ledger = Registry(settings), open_ledger(settings)
+    pipeline = Pipeline(registry, ledger)
+    try:
+        if transport == "http":
+            await serve_http(pipeline, tenant, host, port)
+        else:
+            claims = {k: v for k, v in (("token", token), ("attestation", attestation)) if v}
+            conversation = Conversation(
+                tenant=tenant,
+                channel=_channel(channel),
+                conversation_id=conversation_id,
+                payload=body if isinstance(body, dict) else {},
+                claims=claims,
+            )
+            await serve_stdio(pipeline, conversation, message_id or f"mcp-{uuid.uuid4()}")
+    finally:
+        await registry.aclose()
+        await ledger.aclose()
+
+
+@app.command()
 def demo() -> None:
     """Start the embedded sandbox and walk through conversations, step by step."""
     from .demo import run_demo

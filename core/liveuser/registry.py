@@ -304,9 +304,11 @@ class Registry:
         if settings is None:
             raise UnknownTenantError(f"unknown tenant {name!r}")
         tenant = Tenant(name, settings, self.http)
+        from .adapters import BuiltinTools
         from .render import DefaultRenderer
 
         tenant.register(DefaultRenderer())
+        tenant.register(BuiltinTools())
         for cls in self.plugin_classes():
             plugin = tenant.build(cls)
             if plugin is not None:

@@ -156,6 +156,8 @@ class Silo:
                     return await self.render([result], budget)
         except TimeoutError:
             return f"The {name} lookup did not answer in time; try again later."
+        except BackendError as exc:
+            return f"{name} is unavailable right now ({note(exc.reason)}); try again later."
         except LiveuserError as exc:
             return f"The {name} lookup failed: {note(str(exc))}."
         except Exception:
