@@ -320,8 +320,8 @@ class Binding:
 async def bind(conversation: Conversation, *, pipeline: Pipeline, message_id: str) -> Binding:
     """Bind ``conversation`` for the message ``message_id``: context, tools, handler.
 
-    Builds and meters the context (as :meth:`Pipeline.context_for`), and makes
-    sure the tenant offers ``get_user_data``. Never raises for anything the
+    Builds and meters the context (as :meth:`Pipeline.context_for`) and lists
+    ``get_user_data`` with every plugin tool of the tenant. Never raises for anything the
     conversation or a back-end gets wrong: the context then says why there is
     no data, and so does every tool result.
     """
