@@ -304,3 +304,35 @@ async def test_stdio_server_without_a_valid_token_gives_no_data(
     async with Client(params) as client:
         result = _text(await client.call_tool(GET_USER_DATA, {"email": ANN_EMAIL}))
     assert "No verified customer data" in result and ANN_ONLY not in result
+
+
+def test_the_exchanged_proof_never_outlives_the_token() -> None:
+    import time as _time
+
+    import jwt as _jwt
+
+    from liveuser.errors import TokenError
+    from liveuser.mcp_server import conversation_for_token
+
+    keys = KeyRing({"k1": "mcp-proof-test-secret-0123456789abcdef"})
+
+    def session(ttl: float, now: float | None = None) -> str:
+        return mint_token(
+            keys,
+            tenant="default",
+            purpose=Purpose.mcp_session,
+            subject="ann@example.com",
+            ttl=ttl,
+            channel=Channel.host,
+            conversation_id="chat-1",
+            now=now,
+        )
+
+    token = session(30)
+    conversation, claims = conversation_for_token(keys, token, "default")
+    proof = _jwt.decode(conversation.claims["token"], options={"verify_signature": False})
+    assert proof["exp"] <= int(claims.expires_at.timestamp())
+    assert proof["sub"] == "ann@example.com" and conversation.conversation_id == "chat-1"
+    just_expired = session(10, now=_time.time() - 12)  # inside verify_token's 5 s leeway
+    with pytest.raises(TokenError, match="expired"):
+        conversation_for_token(keys, just_expired, "default")

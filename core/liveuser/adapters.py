@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -286,13 +287,14 @@ class Binding:
     async def call(self, tool_call_id: str, name: str, arguments: Any) -> str:
         """Run one tool call for the bound conversation; the result text, metered.
 
-        ``arguments`` is the JSON text or the decoded object. An empty
-        ``tool_call_id`` is a ``ValueError`` (every model API gives one).
+        ``arguments`` is the JSON text or the decoded object. A call without
+        an id is metered under a fresh one.
         """
         return await self.pipeline.call_tool(
             self.conversation,
             self.message_id,
-            tool_call_id,
+            # Some OpenAI-compatible servers send no id: meter the call under one of ours.
+            tool_call_id or f"liveuser-{uuid.uuid4().hex}",
             str(name or ""),
             decode_arguments(arguments),
         )

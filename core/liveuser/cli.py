@@ -373,8 +373,13 @@ async def mcp(
     transport: Annotated[str, typer.Option(help="stdio (one conversation) or http.")] = "stdio",
     channel: Annotated[str, typer.Option(help="stdio: the conversation's channel.")] = "host",
     conversation_id: Annotated[str, typer.Option(help="stdio: the conversation.")] = "",
-    token: Annotated[str, typer.Option(help="stdio: host identity token.")] = "",
-    attestation: Annotated[str, typer.Option(help="stdio: host attestation token.")] = "",
+    token: Annotated[
+        str, typer.Option(help="stdio: host identity token.", envvar="LIVEUSER_MCP_TOKEN")
+    ] = "",
+    attestation: Annotated[
+        str,
+        typer.Option(help="stdio: host attestation token.", envvar="LIVEUSER_MCP_ATTESTATION"),
+    ] = "",
     payload: Annotated[str, typer.Option(help="stdio: the vendor payload, as JSON.")] = "{}",
     message_id: Annotated[
         str, typer.Option(help="stdio: message id tool results meter under.")

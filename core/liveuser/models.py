@@ -45,6 +45,8 @@ class Mechanism(StrEnum):
     """A JWT the vendor (or the business, for the vendor) signed."""
     identity_hash = "identity_hash"
     """An HMAC identity-verification hash the vendor checked."""
+    vendor_authenticated = "vendor_authenticated"
+    """The vendor's own record that it authenticated the user (read from its API)."""
     host_token = "host_token"
     """A liveuser identity token minted by the host application."""
     host_attestation = "host_attestation"
