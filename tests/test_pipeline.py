@@ -663,3 +663,15 @@ async def test_spending_cap_shortens_tool_results_too(make_pipeline: PipelineFac
 def test_tokens_in_claims_are_not_in_the_repr() -> None:
     conversation = host_conversation(ANN)
     assert conversation.claims["token"] not in repr(conversation)
+
+
+async def test_a_plugin_can_drop_everything_cached_for_a_person(
+    make_pipeline: PipelineFactory,
+) -> None:
+    pipeline = make_pipeline()
+    echo = pipeline.registry.register(Echo())
+    conversation = host_conversation(ANN)
+    await pipeline.context_for(conversation, "m1")
+    assert echo.runtime.forget_identity("ANN@example.com") == 2  # the data and the verification
+    await pipeline.context_for(conversation, "m2")
+    assert echo.calls == [ANN, ANN]  # type: ignore[attr-defined]

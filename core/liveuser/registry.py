@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from . import hookspecs
 from .errors import ConfigError, PluginError, UnknownTenantError
 from .http import HttpClient
+from .identity import normalize_email
 from .models import Channel, Conversation, ConversationKey, VerifiedUser
 from .plugin import Plugin, PluginRuntime, PluginSettings
 from .settings import (
@@ -180,6 +181,7 @@ class Tenant:
                 host_keys=self.host_keys,
                 max_response_bytes=self.settings.max_response_bytes,
                 forget_verification=self.forget_verification,
+                forget_identity=self._forget_identity,
             )
         )
         try:
@@ -246,6 +248,12 @@ class Tenant:
         if user.record.expires_at is not None:
             ttl = min(ttl, (user.record.expires_at - datetime.now(UTC)).total_seconds())
         self.verifications.put(_verification_key(conversation), user, ttl)
+
+    def _forget_identity(self, email: str) -> int:
+        try:
+            return self.forget_identity(normalize_email(email))
+        except ValueError:
+            return 0
 
     def forget_identity(self, email: str) -> int:
         """Drop every cached datum and verification of ``email`` in this tenant."""
