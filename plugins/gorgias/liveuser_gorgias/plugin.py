@@ -1,0 +1,96 @@
+"""The Gorgias connector: channels ``gorgias_ticket`` (verified) and ``gorgias_chat`` (refused).
+
+``gorgias_ticket``: the conversation id is the ticket id; one request
+(``GET /api/tickets/{id}``, customer and messages embedded) decides, by the
+rule in :mod:`liveuser_gorgias.rules`. ``gorgias_chat``: always refused, with
+no request, since Gorgias Live Chat identity is whatever the visitor typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from liveuser import (
+    Channel,
+    ConfigError,
+    Conversation,
+    ConversationKey,
+    Plugin,
+    Refusal,
+    VerifiedUser,
+    hookimpl,
+)
+from liveuser.webhooks import SeenDeliveries
+
+from . import rules
+from .client import GorgiasClient, GorgiasFailure
+from .settings import GorgiasSettings
+from .webhooks import read_delivery
+
+
+class GorgiasPlugin(Plugin[GorgiasSettings]):
+    """Verifies the customer of an emailed Gorgias ticket; refuses Gorgias Live Chat."""
+
+    name: ClassVar[str] = "gorgias"
+    channels: ClassVar[frozenset[Channel]] = frozenset(
+        {Channel.gorgias_ticket, Channel.gorgias_chat}
+    )
+    settings_model = GorgiasSettings
+
+    def __init__(self, settings: GorgiasSettings | None = None) -> None:
+        super().__init__(settings)
+        self._client: GorgiasClient | None = None
+        self._seen = SeenDeliveries(ttl=86400.0)
+
+    @property
+    def client(self) -> GorgiasClient:
+        if self._client is None:
+            self._client = GorgiasClient(self.http, self.settings, self.runtime.max_response_bytes)
+        return self._client
+
+    @hookimpl
+    async def verify_user(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        if conversation.channel is Channel.gorgias_chat:
+            return Refusal(reason=rules.CHAT_REASON)
+        if conversation.channel is not Channel.gorgias_ticket:
+            return Refusal(
+                reason=f"the gorgias connector does not own {conversation.channel.value}"
+            )
+        raw = conversation.conversation_id
+        if not (raw.isascii() and raw.isdigit()) or int(raw) == 0 or len(raw) > 20:
+            return Refusal(reason=f"{raw!r} is not a Gorgias ticket id")
+        try:
+            ticket = await self.client.ticket(int(raw))
+        except GorgiasFailure as exc:
+            return Refusal(reason=exc.reason)
+        if ticket.id != int(raw):
+            return Refusal(reason=f"Gorgias answered about another ticket than {raw}")
+        return rules.judge_ticket(ticket, tenant=conversation.tenant)
+
+    def receive_webhook(self, headers: Mapping[str, str], body: bytes) -> Conversation:
+        """Check an HTTP-integration delivery's shared secret; return its ticket's conversation.
+
+        The delivery is a hint only: the ticket's cached verification is
+        dropped, so the next context reads the ticket again through the API.
+        Raises :class:`liveuser.WebhookError` for a missing or wrong secret, a
+        body without a ticket id, or a replayed message id, and
+        :class:`liveuser.ConfigError` when no ``webhook_token`` is set.
+        """
+        token = self.settings.webhook_token
+        if token is None:
+            raise ConfigError(f"tenant {self.tenant}: gorgias webhook_token is not set")
+        hint = read_delivery(
+            token.get_secret_value(),
+            headers,
+            body,
+            header=self.settings.webhook_header,
+            seen=self._seen,
+            namespace=self.tenant,
+        )
+        self.runtime.forget_verification(
+            ConversationKey(
+                tenant=self.tenant, channel=Channel.gorgias_ticket, conversation_id=hint.ticket_id
+            )
+        )
+        return hint.conversation(self.tenant)
