@@ -1,0 +1,77 @@
+"""The Shopify part of ``liveuser demo`` (entry-point group ``liveuser.demo``).
+
+Shopify is a back-end, not a channel: its steps are host-channel
+conversations whose users the host vouches for with a liveuser identity
+token, answered from the fake shop with one GraphQL request each.
+"""
+
+from __future__ import annotations
+
+from liveuser import Channel, Conversation
+from liveuser.demo import DemoContext, DemoSandbox, DemoStep
+from liveuser.sandbox import serve
+from liveuser.tokens import Purpose, mint_token
+
+from .fake import create_fake_shopify, fake_settings, schema, seed
+
+
+def demo(context: DemoContext) -> DemoSandbox:
+    """Start the fake shop and list the demo's Shopify conversations."""
+    app = create_fake_shopify()
+    url = context.stack.enter_context(serve(app))
+    schema()  # build the schema now, not during the first step
+
+    def host(title: str, question: str, email: str, cid: str, *, token: bool = True) -> DemoStep:
+        claims = {}
+        if token:
+            claims["token"] = mint_token(
+                context.host_keys, tenant="default", purpose=Purpose.identity, subject=email
+            )
+        conv = Conversation(channel=Channel.host, conversation_id=cid, claims=claims)
+        return DemoStep(title, question, email, conv)
+
+    steps = [
+        host(
+            "Shopify orders: in transit, delivered, cancelled and refunded (1 GraphQL request)",
+            "Where is my order?",
+            seed.ALICE,
+            "shopify-chat-1",
+        ),
+        host(
+            "Same Shopify customer, next message (served from cache)",
+            "When can I expect delivery?",
+            seed.ALICE,
+            "shopify-chat-1",
+        ),
+        host(
+            "Same Shopify customer, tracking question (served from cache)",
+            "What is my tracking number?",
+            seed.ALICE,
+            "shopify-chat-1",
+        ),
+        host(
+            "Shopify orders: unfulfilled with a delivery window, partially shipped, returned",
+            "When can I expect delivery?",
+            seed.BRUNO,
+            "shopify-chat-2",
+        ),
+        host(
+            "Shopify customer with no recent orders",
+            "Where is my order?",
+            seed.CHEN,
+            "shopify-chat-3",
+        ),
+        host(
+            "Refused: no identity token, so Shopify is never asked",
+            "Where is my order?",
+            seed.ALICE,
+            "shopify-chat-4",
+            token=False,
+        ),
+    ]
+    return DemoSandbox(
+        plugin="shopify",
+        settings=fake_settings(url),
+        steps=steps,
+        requests=lambda: int(app.state.requests),
+    )

@@ -1,0 +1,110 @@
+"""The Admin GraphQL documents the plugin sends; a test validates each against the schema."""
+
+from __future__ import annotations
+
+from typing import Final
+
+CUSTOMER_ORDERS: Final = """
+query LiveUserCustomerOrders($email: String!, $orderCount: Int!) {
+  customer: customerByIdentifier(identifier: { emailAddress: $email }) {
+    id
+    displayName
+    defaultEmailAddress { emailAddress }
+    numberOfOrders
+    orders(first: $orderCount, sortKey: CREATED_AT, reverse: true) {
+      nodes {
+        ...LiveUserOrder
+      }
+    }
+  }
+}
+"""
+
+ORDER_BY_NUMBER: Final = """
+query LiveUserOrderByNumber($email: String!, $q: String!) {
+  customer: customerByIdentifier(identifier: { emailAddress: $email }) {
+    id
+    defaultEmailAddress { emailAddress }
+    orders(first: 5, query: $q) {
+      nodes {
+        ...LiveUserOrder
+      }
+    }
+  }
+}
+"""
+
+ORDER_FRAGMENT: Final = """
+fragment LiveUserOrder on Order {
+  id
+  name
+  createdAt
+  cancelledAt
+  cancelReason
+  closedAt
+  displayFinancialStatus
+  displayFulfillmentStatus
+  returnStatus
+  customer { id }
+  currentTotalPriceSet { shopMoney { amount currencyCode } }
+  shippingAddress { city provinceCode countryCodeV2 }
+  lineItems(first: 10) {
+    nodes { title variantTitle sku quantity currentQuantity unfulfilledQuantity }
+  }
+  fulfillments(first: 5) {
+    name
+    status
+    displayStatus
+    createdAt
+    inTransitAt
+    estimatedDeliveryAt
+    deliveredAt
+    trackingInfo(first: 3) { company number url }
+  }
+  fulfillmentOrders(first: 5) {
+    nodes {
+      status
+      fulfillBy
+      deliveryMethod { methodType presentedName minDeliveryDateTime maxDeliveryDateTime }
+    }
+  }
+  refunds(first: 5) {
+    createdAt
+    totalRefundedSet { shopMoney { amount currencyCode } }
+  }
+}
+"""
+
+CHECK_STOCK: Final = """
+query LiveUserCheckStock($productQuery: String!, $variantQuery: String!) {
+  products(first: 5, query: $productQuery) {
+    nodes {
+      id
+      title
+      status
+      totalInventory
+      tracksInventory
+      variants(first: 10) {
+        nodes {
+          id title sku availableForSale inventoryQuantity inventoryPolicy
+          inventoryItem { tracked }
+        }
+      }
+    }
+  }
+  productVariants(first: 5, query: $variantQuery) {
+    nodes {
+      id title sku availableForSale inventoryQuantity inventoryPolicy
+      inventoryItem { tracked }
+      product { id title status }
+    }
+  }
+}
+"""
+
+DOCUMENTS: Final = {
+    "LiveUserCustomerOrders": CUSTOMER_ORDERS + ORDER_FRAGMENT,
+    "LiveUserOrderByNumber": ORDER_BY_NUMBER + ORDER_FRAGMENT,
+    "LiveUserCheckStock": CHECK_STOCK,
+}
+"""Every document, by operation name, as it is sent."""
