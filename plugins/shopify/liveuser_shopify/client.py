@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any, Final
 
 from liveuser import BackendError, BackendStatusError, BackendTimeout, HttpAnswer, HttpClient
@@ -63,7 +64,7 @@ def throttle_wait(body: Any) -> float | None:
     numbers = (requested, status.get("currentlyAvailable"), status.get("restoreRate"))
     values: list[float] = []
     for n in numbers:
-        if not isinstance(n, int | float) or isinstance(n, bool) or n != n:  # NaN
+        if not isinstance(n, int | float) or isinstance(n, bool) or not math.isfinite(n):
             return None
         values.append(float(n))
     needed, available, rate = values
