@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import pytest
@@ -58,10 +59,12 @@ async def test_malformed_json_is_a_missing_source(make_setup: SetupFactory, fake
 
 
 async def test_throttled_query_waits_for_the_bucket(make_setup: SetupFactory, fake: Fake) -> None:
-    """A THROTTLED answer (HTTP 200) is waited out: cost 234 with 224 available
-    at 100 points a second is a 0.1 s wait, then the same query again."""
+    """A THROTTLED answer (HTTP 200) is waited out: a cost of about 234 with an empty
+    bucket refilling at 1,000 points a second is a wait of about 0.23 s, then the
+    same query again."""
     setup = make_setup()
-    fake.app.state.available = 100.0
+    fake.app.state.available = 0.0
+    fake.app.state.refilled = time.monotonic()  # the bucket empties now, not at the last reset
     fake.app.state.restore_rate = 1000.0
     before = fake.requests
     ctx = await setup.pipeline.context_for(host_conversation(seed.ALICE), message_id="m1")
