@@ -65,6 +65,8 @@ class DemoStep:
     question: str
     who: str
     conversation: Conversation
+    tool: tuple[str, dict[str, Any]] | None = None
+    """A tool call (name, arguments) the model makes instead of reading the context."""
 
 
 @dataclass
@@ -233,6 +235,13 @@ async def run_demo(console: Console) -> Decimal:
                 for step in steps:
                     n += 1
                     before = requests()
+                    if step.tool is not None:
+                        name, arguments = step.tool
+                        result = await pipeline.call_tool(
+                            step.conversation, f"m{n}", f"call-{n}", name, arguments
+                        )
+                        _show_tool(console, n, step, result, label, requests() - before)
+                        continue
                     ctx = await pipeline.context_for(step.conversation, message_id=f"m{n}")
                     total += ctx.amount
                     _show(console, n, step, ctx, label, requests() - before)
@@ -263,5 +272,22 @@ def _show(console: Console, n: int, step: DemoStep, ctx: Context, label: str, fe
     shown = ctx.text if len(ctx.text) <= 1200 else ctx.text[:1200] + "\n…"
     console.print(
         Panel(Text(shown, overflow="fold"), title="what the model receives", expand=False),
+        soft_wrap=False,
+    )
+
+
+def _show_tool(
+    console: Console, n: int, step: DemoStep, result: str, label: str, fetched: int
+) -> None:
+    assert step.tool is not None
+    name, arguments = step.tool
+    console.rule(f"{n}. {escape(step.title)}")
+    console.print(
+        f"[bold]{escape(step.who)}[/bold] on {step.conversation.channel.value}: "
+        f"“{escape(step.question)}” → the model calls {escape(name)}({escape(str(arguments))})"
+    )
+    console.print(f"{label} requests: {fetched}; tool result: {len(result)} characters")
+    console.print(
+        Panel(Text(result, overflow="fold"), title="what the model receives", expand=False),
         soft_wrap=False,
     )

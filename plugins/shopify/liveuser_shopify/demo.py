@@ -7,6 +7,8 @@ token, answered from the fake shop with one GraphQL request each.
 
 from __future__ import annotations
 
+from typing import Any
+
 from liveuser import Channel, Conversation
 from liveuser.demo import DemoContext, DemoSandbox, DemoStep
 from liveuser.sandbox import serve
@@ -21,14 +23,22 @@ def demo(context: DemoContext) -> DemoSandbox:
     url = context.stack.enter_context(serve(app))
     schema()  # build the schema now, not during the first step
 
-    def host(title: str, question: str, email: str, cid: str, *, token: bool = True) -> DemoStep:
+    def host(
+        title: str,
+        question: str,
+        email: str,
+        cid: str,
+        *,
+        token: bool = True,
+        tool: tuple[str, dict[str, Any]] | None = None,
+    ) -> DemoStep:
         claims = {}
         if token:
             claims["token"] = mint_token(
                 context.host_keys, tenant="default", purpose=Purpose.identity, subject=email
             )
         conv = Conversation(channel=Channel.host, conversation_id=cid, claims=claims)
-        return DemoStep(title, question, email, conv)
+        return DemoStep(title, question, email, conv, tool)
 
     steps = [
         host(
@@ -60,6 +70,20 @@ def demo(context: DemoContext) -> DemoSandbox:
             "Where is my order?",
             seed.CHEN,
             "shopify-chat-3",
+        ),
+        host(
+            "Shopify order_status for the customer's own order (1 request)",
+            f"What's happening with order {seed.IN_TRANSIT}?",
+            seed.ALICE,
+            "shopify-chat-1",
+            tool=("order_status", {"order_number": seed.IN_TRANSIT}),
+        ),
+        host(
+            "Shopify order_status for another customer's order: reads as not found",
+            f"What's happening with order {seed.UNFULFILLED}?",
+            seed.ALICE,
+            "shopify-chat-1",
+            tool=("order_status", {"order_number": seed.UNFULFILLED}),
         ),
         host(
             "Refused: no identity token, so Shopify is never asked",
