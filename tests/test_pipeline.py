@@ -466,6 +466,7 @@ def _attestation(
         subject=email,
         channel=channel,
         conversation_id=conversation_id,
+        ttl=3600,  # minted at collection time
     )
 
 
