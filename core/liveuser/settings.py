@@ -81,7 +81,12 @@ class TenantSettings(BaseModel):
         default_factory=dict, description="Host token keys by key id; the last one mints."
     )
     plugins: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Each plugin's settings, by plugin name."
+        default_factory=dict,
+        description="Each plugin's settings, by plugin name.",
+        # Raw input that may hold secrets: the plugin's own model (SecretStr) is what is
+        # kept and shown, so this dict is neither printed nor dumped.
+        repr=False,
+        exclude=True,
     )
     disabled_plugins: list[str] = Field(
         default_factory=list, description="Installed plugins this tenant does not load."

@@ -1,0 +1,1 @@
+"""Reliability and security suite: durability, secrets, faults over real sockets."""
