@@ -148,30 +148,20 @@ def conversation_for_token(
     ttl = min(math.floor(claims.expires_at.timestamp()) - now, MAX_TTL)
     if ttl < 1:
         raise TokenError("token has expired")
-    if claims.channel is Channel.host:
-        proof = {
-            "token": mint_token(
-                keys,
-                tenant=tenant,
-                purpose=Purpose.identity,
-                subject=claims.subject,
-                ttl=ttl,
-                now=now,
-            )
-        }
-    else:
-        proof = {
-            "attestation": mint_token(
-                keys,
-                tenant=tenant,
-                purpose=Purpose.attestation,
-                subject=claims.subject,
-                ttl=ttl,
-                now=now,
-                channel=claims.channel,
-                conversation_id=claims.conversation_id,
-            )
-        }
+    # On the host channel the connector checks an identity token; on a vendor channel,
+    # an attestation binding that conversation to the same person.
+    vendor = claims.channel is not Channel.host
+    proof_token = mint_token(
+        keys,
+        tenant=tenant,
+        purpose=Purpose.attestation if vendor else Purpose.identity,
+        subject=claims.subject,
+        ttl=ttl,
+        now=now,
+        channel=claims.channel if vendor else None,
+        conversation_id=claims.conversation_id if vendor else None,
+    )
+    proof = {("attestation" if vendor else "token"): proof_token}
     conversation = Conversation(
         tenant=tenant,
         channel=claims.channel,
