@@ -210,3 +210,40 @@ async def test_a_request_that_cannot_be_sent_is_a_backend_error() -> None:
     async with _client([200], []) as http:
         with pytest.raises(BackendError, match="request failed"):
             await http.request("api", "GET", "https://x.example.com/", headers={"X-Key": "clé"})
+
+
+async def test_get_model_turns_each_failure_into_a_readable_reason() -> None:
+    from pydantic import BaseModel
+
+    class Ticket(BaseModel):
+        id: int
+
+    answers = {
+        "/ok": httpx2.Response(200, json={"id": 7}),
+        "/gone": httpx2.Response(404, json={}),
+        "/denied": httpx2.Response(401, json={}),
+        "/odd": httpx2.Response(200, json={"id": "seven"}),
+        "/junk": httpx2.Response(200, content=b"{not json"),
+    }
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return answers[request.url.path]
+
+    async with HttpClient(httpx2.MockTransport(handler)) as http:
+
+        async def get(path: str) -> Ticket:
+            return await http.get_model(
+                "acme", f"https://acme.example.com{path}", Ticket, vendor="Acme", what="ticket 7"
+            )
+
+        assert (await get("/ok")).id == 7
+        expected = {
+            "/gone": "ticket 7 was not found in Acme",
+            "/denied": "Acme refused liveuser's credentials (HTTP 401); check the settings",
+            "/odd": "Acme's answer about ticket 7 is not what liveuser expects (id:",
+            "/junk": "Acme answered malformed JSON about ticket 7",
+        }
+        for path, reason in expected.items():
+            with pytest.raises(BackendError) as info:
+                await get(path)
+            assert info.value.source == "acme" and info.value.reason.startswith(reason)

@@ -27,13 +27,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 import stamina
 from httpx_aiohttp.httpx2 import AiohttpTransport
+from pydantic import BaseModel, ValidationError
 
 from .errors import BackendError, BackendResponseError, BackendStatusError, BackendTimeout
+
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_BYTES = 1_000_000
@@ -228,6 +231,75 @@ class HttpClient:
             raise BackendResponseError(source, "answered a body that cannot be decoded") from None
         except (httpx2.HTTPError, httpx2.InvalidURL, UnicodeError, ValueError) as exc:
             raise BackendError(source, f"request failed: {type(exc).__name__}") from None
+
+    async def get_model(
+        self,
+        source: str,
+        url: str,
+        model: type[M],
+        *,
+        vendor: str,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        wait_hint: WaitHint = retry_after,
+    ) -> M:
+        """GET a vendor's JSON record and validate it into ``model``.
+
+        Every failure is a :class:`BackendError` whose reason a person can read
+        and names ``vendor`` and ``what`` ("Zendesk did not answer about ticket
+        7 in time", "ticket 7 was not found in Zendesk", "... refused
+        liveuser's credentials (HTTP 401)", a malformed or unexpected answer).
+        """
+
+        def fail(reason: str) -> BackendError:
+            return BackendError(source, reason)
+
+        try:
+            answer = await self.request(
+                source,
+                "GET",
+                url,
+                params=params,
+                headers={**(headers or {}), "Accept": "application/json"},
+                read=True,
+                max_bytes=max_bytes,
+                wait_hint=wait_hint,
+            )
+        except BackendTimeout:
+            raise fail(f"{vendor} did not answer about {what} in time") from None
+        except BackendStatusError as exc:
+            if exc.status == 429:
+                raise fail(
+                    f"{vendor} is rate limiting liveuser (HTTP 429) and asked to wait past "
+                    "the deadline"
+                ) from None
+            raise fail(f"{vendor} failed to answer about {what} (HTTP {exc.status})") from None
+        except BackendError as exc:
+            raise fail(f"{vendor} could not be reached ({exc.reason})") from None
+        if answer.status in (401, 403):
+            raise fail(
+                f"{vendor} refused liveuser's credentials (HTTP {answer.status}); "
+                "check the settings"
+            )
+        if answer.status == 404:
+            raise fail(f"{what} was not found in {vendor}")
+        if answer.status != 200:
+            raise fail(f"{vendor} answered HTTP {answer.status} about {what}")
+        try:
+            data = answer.json()
+        except BackendError:
+            raise fail(f"{vendor} answered malformed JSON about {what}") from None
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(root)"
+            raise fail(
+                f"{vendor}'s answer about {what} is not what liveuser expects ({where}: "
+                f"{first['msg']})"
+            ) from None
 
     async def _retry(self, send: _Sender, wait_hint: WaitHint) -> HttpAnswer:
         def backoff(exc: Exception) -> bool | float:

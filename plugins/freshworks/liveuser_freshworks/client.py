@@ -12,9 +12,9 @@ from __future__ import annotations
 import base64
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt
 
-from liveuser import BackendError, BackendStatusError, BackendTimeout, HttpClient
+from liveuser import BackendError, HttpClient
 from liveuser.http import retry_after
 
 from .settings import FreshworksSettings
@@ -162,50 +162,19 @@ class FreshworksClient:
         name: str,
     ) -> M:
         try:
-            answer = await self._http.request(
+            return await self._http.get_model(
                 SOURCE,
-                "GET",
                 url,
+                model,
+                vendor=name,
+                what=what,
+                headers=headers,
                 params=params,
-                headers={**headers, "Accept": "application/json"},
-                read=True,
                 max_bytes=self._max_bytes,
                 wait_hint=retry_after,
             )
-        except BackendTimeout:
-            raise FreshworksFailure(f"{name} did not answer about {what} in time") from None
-        except BackendStatusError as exc:
-            if exc.status == 429:
-                raise FreshworksFailure(
-                    f"{name} is rate limiting liveuser (HTTP 429) and asked to wait past "
-                    "the deadline"
-                ) from None
-            raise FreshworksFailure(
-                f"{name} failed to answer about {what} (HTTP {exc.status})"
-            ) from None
         except BackendError as exc:
-            raise FreshworksFailure(f"{name} could not be reached ({exc.reason})") from None
-        if answer.status in (401, 403):
-            raise FreshworksFailure(
-                f"{name} refused liveuser's credentials (HTTP {answer.status}); check the settings"
-            )
-        if answer.status == 404:
-            raise FreshworksFailure(f"{what} was not found in {name}")
-        if answer.status != 200:
-            raise FreshworksFailure(f"{name} answered HTTP {answer.status} about {what}")
-        try:
-            data = answer.json()
-        except BackendError:
-            raise FreshworksFailure(f"{name} answered malformed JSON about {what}") from None
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(root)"
-            raise FreshworksFailure(
-                f"{name}'s answer about {what} is not what liveuser expects ({where}: "
-                f"{first['msg']})"
-            ) from None
+            raise FreshworksFailure(exc.reason) from None
 
 
 def _segment(value: str) -> str:

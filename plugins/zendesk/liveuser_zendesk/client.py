@@ -12,9 +12,9 @@ from __future__ import annotations
 import base64
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from liveuser import BackendError, BackendStatusError, BackendTimeout, HttpAnswer, HttpClient
+from liveuser import BackendError, HttpAnswer, HttpClient
 from liveuser.http import retry_after
 
 from .settings import ZendeskSettings
@@ -180,50 +180,19 @@ class ZendeskClient:
     ) -> M:
         name = "Zendesk" if api == "support" else "Zendesk Messaging"
         try:
-            answer = await self._http.request(
+            return await self._http.get_model(
                 SOURCE,
-                "GET",
                 url,
+                model,
+                vendor=name,
+                what=what,
+                headers=headers,
                 params=params,
-                headers={**headers, "Accept": "application/json"},
-                read=True,
                 max_bytes=self._max_bytes,
                 wait_hint=wait_hint,
             )
-        except BackendTimeout:
-            raise ZendeskFailure(f"{name} did not answer about {what} in time") from None
-        except BackendStatusError as exc:
-            if exc.status == 429:
-                raise ZendeskFailure(
-                    f"{name} is rate limiting liveuser (HTTP 429) and asked to wait past "
-                    "the deadline"
-                ) from None
-            raise ZendeskFailure(
-                f"{name} failed to answer about {what} (HTTP {exc.status})"
-            ) from None
         except BackendError as exc:
-            raise ZendeskFailure(f"{name} could not be reached ({exc.reason})") from None
-        if answer.status in (401, 403):
-            raise ZendeskFailure(
-                f"{name} refused liveuser's credentials (HTTP {answer.status}); check the settings"
-            )
-        if answer.status == 404:
-            raise ZendeskFailure(f"{what} was not found in {name}")
-        if answer.status != 200:
-            raise ZendeskFailure(f"{name} answered HTTP {answer.status} about {what}")
-        try:
-            data = answer.json()
-        except BackendError:
-            raise ZendeskFailure(f"{name} answered malformed JSON about {what}") from None
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(root)"
-            raise ZendeskFailure(
-                f"{name}'s answer about {what} is not what liveuser expects ({where}: "
-                f"{first['msg']})"
-            ) from None
+            raise ZendeskFailure(exc.reason) from None
 
 
 def _segment(value: str) -> str:
