@@ -16,6 +16,8 @@ import pytest
 
 from liveuser.metering import Ledger
 
+from .tally import TALLY
+
 pytestmark = pytest.mark.reliability
 
 CORE = Path(__file__).resolve().parents[2] / "core"
@@ -115,6 +117,7 @@ async def test_concurrent_processes_record_every_delivery_once(tmp_path: Path) -
         assert len(out.splitlines()) == MESSAGES * 4
 
     rows = _rows(db)
+    TALLY.ledger_records_checked += len(rows)
     expected = {
         (f"own-w{n}-{i}", call)
         for n in range(WRITERS)
@@ -171,6 +174,8 @@ async def test_sigkill_mid_stream_loses_no_returned_record_and_retry_charges_not
 
     recorded = {f"{m}|{c}" for m, c, *_ in _rows(db)}
     lost = [key for key in acknowledged if key not in recorded]
+    TALLY.ledger_records_checked += len(acknowledged)
+    TALLY.lost += len(lost)
     assert not lost, f"acknowledged but lost after SIGKILL: {lost[:5]}"
     _check_charges(_rows(db))
 
