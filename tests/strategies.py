@@ -40,3 +40,12 @@ hostile_text = st.one_of(
 """Back-end text that tries to close or forge a data block."""
 
 delays = st.floats(min_value=0, max_value=0.02, allow_nan=False)
+
+header_noise = st.one_of(
+    st.text(max_size=200),
+    st.text(alphabet="0123456789abcdef", min_size=40, max_size=64),
+    st.binary(min_size=20, max_size=32).map(lambda b: __import__("base64").b64encode(b).decode()),
+    st.binary(min_size=20, max_size=32).map(lambda b: "sha1=" + b.hex()),
+    st.binary(max_size=64).map(lambda b: b.decode("latin-1")),
+)
+"""Header values a forger might send: random text, hex or base64 MACs, raw bytes."""
