@@ -49,3 +49,20 @@ header_noise = st.one_of(
     st.binary(max_size=64).map(lambda b: b.decode("latin-1")),
 )
 """Header values a forger might send: random text, hex or base64 MACs, raw bytes."""
+
+LOOKALIKES = {  # escaped: confusable characters are the point
+    "a": ["\u0430", "\u0251", "\u03b1"],  # Cyrillic a, Latin alpha, Greek alpha
+    "c": ["\u0441", "\u03f2"],
+    "e": ["\u0435", "\u0117"],
+    "i": ["\u0456", "\u0131", "\uff49"],  # ... full-width i
+    "o": ["\u043e", "\u03bf", "0", "\u04e9"],
+    "p": ["\u0440", "\u03c1"],
+    "s": ["\u0455", "\u017f"],  # ... long s
+    "x": ["\u0445", "\u03c7"],
+    "y": ["\u0443", "\u04af"],
+    "l": ["1", "\u04cf", "\u2113"],  # ... script l
+}
+lookalike_swaps = st.sampled_from(
+    [(ascii_char, other) for ascii_char, others in LOOKALIKES.items() for other in others]
+)
+"""(ASCII letter, a character that looks like it): Cyrillic, Greek, digits, full width."""
