@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -58,7 +59,11 @@ FAULTS = (
     "huge-chunked",
     "other-user",
 )
-"""Every fault the proxy knows; ``refused`` and ``connect-stall`` never reach it."""
+"""Every fault the proxy knows; ``refused`` and ``connect-stall`` never reach it.
+
+Besides these, ``chaos`` forwards every request after a random delay of up to
+``chaos_delay`` seconds, and answers a share ``chaos_failures`` of them with
+a 503 instead (drawn from ``rng``)."""
 
 VENDOR_RESET_FAULTS = ("429-vendor-reset-0", "429-vendor-reset-far")
 
@@ -111,6 +116,9 @@ class ProxyState:
     """Path segments replaced under ``other-user`` (the conversation asked about -> a victim's)."""
     swap_text: dict[str, str] = field(default_factory=dict)
     """Body and query text replaced under ``other-user`` (an email -> a victim's)."""
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    chaos_delay: float = 0.015
+    chaos_failures: float = 0.05
     hits: int = 0
     """Requests received while a fault was set."""
     forwarded: list[tuple[str, str, bytes]] = field(default_factory=list)
@@ -148,7 +156,8 @@ def create_fault_proxy(upstream: str, vendor: str) -> Starlette:
         headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
         state.forwarded.append((request.method, path, body))
         # A client per request: the server's loop has no lifespan to close a shared one in.
-        async with httpx2.AsyncClient(timeout=FOREVER) as client:
+        # Plain HTTP on loopback: no TLS context (loading CA certificates costs ~50 ms).
+        async with httpx2.AsyncClient(timeout=FOREVER, verify=False, trust_env=False) as client:
             answer = await client.request(
                 request.method,
                 f"{state.upstream}{path}" + (f"?{query}" if query else ""),
@@ -164,6 +173,12 @@ def create_fault_proxy(upstream: str, vendor: str) -> Starlette:
             status, headers, body = await forward(request, swap=False)
             return Response(body, status, headers=headers)
         state.hits += 1
+        if fault == "chaos":
+            await asyncio.sleep(state.rng.random() * state.chaos_delay)
+            if state.rng.random() < state.chaos_failures:
+                return JSONResponse({"error": "unavailable"}, 503)
+            status, headers, body = await forward(request, swap=False)
+            return Response(body, status, headers=headers)
         if fault == "other-user":
             status, headers, body = await forward(request, swap=True)
             return Response(body, status, headers=headers)
