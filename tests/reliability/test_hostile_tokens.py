@@ -47,6 +47,9 @@ from liveuser.errors import TokenError
 from liveuser.host import HostConnector
 from liveuser.mcp_server import conversation_for_token
 from liveuser.tokens import KeyRing, Purpose, mint_token
+from liveuser_freshworks.fake import FAKE_JWT_SECRET as FRESHCHAT_JWT_SECRET
+from liveuser_intercom.fake import FAKE_MESSENGER_JWT_SECRET as INTERCOM_JWT_SECRET
+from liveuser_zendesk.fake import FAKE_JWT_SECRET as ZENDESK_JWT_SECRET
 
 from .tally import TALLY
 from .vendors import HOST_KEY_ID, HOST_KEYS, HOST_SECRET, Vendor, start_vendors, tenant_settings
@@ -75,10 +78,6 @@ class JwtTarget:
     """Another person's conversation on the same channel (None: the token binds none)."""
 
 
-def _secret(module: str, name: str) -> str:
-    return str(getattr(__import__(module, fromlist=[name]), name))
-
-
 TARGETS = (
     JwtTarget("host identity", None, "", "token", "", None),
     JwtTarget(
@@ -94,7 +93,7 @@ TARGETS = (
         "zendesk",
         "Zendesk Messaging with the host's login JWT",
         "messaging_jwt",
-        _secret("liveuser_zendesk.fake", "FAKE_JWT_SECRET"),
+        ZENDESK_JWT_SECRET,
         "conv_bob",
     ),
     JwtTarget(
@@ -102,7 +101,7 @@ TARGETS = (
         "intercom",
         "Intercom Messenger user, the host's Messenger JWT",
         "intercom_user_jwt",
-        _secret("liveuser_intercom.fake", "FAKE_MESSENGER_JWT_SECRET"),
+        INTERCOM_JWT_SECRET,
         "202",
     ),
     JwtTarget(
@@ -110,7 +109,7 @@ TARGETS = (
         "freshworks",
         "Freshchat user authenticated",
         "freshchat_jwt",
-        _secret("liveuser_freshworks.fake", "FAKE_JWT_SECRET"),
+        FRESHCHAT_JWT_SECRET,
         "7e673110-64fc-461f-bcec-cc8e9a47a502",
     ),
 )

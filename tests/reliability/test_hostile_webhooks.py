@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -80,6 +81,9 @@ class Hook:
     make: Callable[[dict[str, Any]], Delivery]
     """A fresh genuine delivery; the dict is merged into its JSON object (padding)."""
     receive: Callable[[Any, dict[str, str], bytes], Any]
+
+
+# Each vendor's helpers are imported where they are used: their names clash across vendors.
 
 
 def _zendesk_support(extra: dict[str, Any]) -> Delivery:
@@ -294,8 +298,6 @@ SIGNED = [h for h in HOOKS if h.signs_body]
 @pytest.fixture(scope="module")
 def plugins() -> Iterator[dict[str, Any]]:
     """Every connector, built for one tenant with its fake's secrets."""
-    import contextlib
-
     from liveuser_freshworks.fake import webhook_public_key_pem
 
     with contextlib.ExitStack() as stack:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from liveuser import Plugin
-from liveuser.demo import DEMO_ENTRY_POINT_GROUP, DemoSandbox, DemoStep
+from liveuser.demo import DEMO_ENTRY_POINT_GROUP, DemoContext, DemoSandbox, DemoStep
 from liveuser.registry import ENTRY_POINT_GROUP
 from liveuser.tokens import KeyRing
 
@@ -58,8 +58,6 @@ def plugin_classes() -> dict[str, type[Plugin[Any]]]:
 
 def start_vendors(stack: contextlib.ExitStack) -> dict[str, Vendor]:
     """Start every installed plugin's fake on ``stack``; by plugin name."""
-    from liveuser.demo import DemoContext
-
     classes = plugin_classes()
     vendors: dict[str, Vendor] = {}
     for ep in importlib.metadata.entry_points(group=DEMO_ENTRY_POINT_GROUP):
