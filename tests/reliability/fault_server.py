@@ -124,12 +124,19 @@ class ProxyState:
     forwarded: list[tuple[str, str, bytes]] = field(default_factory=list)
     """(method, path, body) of every request passed on to the upstream, as passed on."""
 
-    def set(self, fault: str | None) -> None:
+    pass_first: int = 0
+    """Requests forwarded faithfully after a fault is set, before it applies."""
+    passed: int = 0
+
+    def set(self, fault: str | None, *, pass_first: int = 0) -> None:
         """Misbehave as ``fault`` says from now on (None: forward faithfully).
 
-        Setting a fault starts a new count of ``hits``; clearing one keeps it.
+        With ``pass_first``, the first that many requests still go through
+        untouched (a fault on a later request of a lookup). Setting a fault
+        starts a new count of ``hits``; clearing one keeps it.
         """
         self.fault = fault
+        self.pass_first, self.passed = pass_first, 0
         if fault is not None:
             self.hits = 0
 
@@ -169,6 +176,9 @@ def create_fault_proxy(upstream: str, vendor: str) -> Starlette:
 
     async def handle(request: Request) -> Response:
         fault = state.fault
+        if fault is not None and state.passed < state.pass_first:
+            state.passed += 1
+            fault = None
         if fault is None:
             status, headers, body = await forward(request, swap=False)
             return Response(body, status, headers=headers)

@@ -1,7 +1,8 @@
 """Degrade, never block: the User Data API back-end against a misbehaving server, over sockets.
 
 A starlette fault server misbehaves according to the identifier it is asked
-about. For every fault the context comes back within the deadline (plus a
+about; two faults never reach it (a refused connection, and a TCP handshake
+that never completes). For every fault the context comes back within the deadline (plus a
 margin), verified, with ``user_data_api`` named in ``Context.missing`` with a
 reason, nothing raised, and no other user's data in it.
 """
@@ -9,6 +10,7 @@ reason, nothing raised, and no other user's data in it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -25,6 +27,7 @@ from liveuser.http import RETRY_ATTEMPTS
 from liveuser.sandbox import serve
 
 from ..conftest import PipelineFactory, host_conversation
+from .fault_server import stalled_connect_url
 from .tally import TALLY
 
 pytestmark = pytest.mark.reliability
@@ -92,6 +95,8 @@ def create_fault_server() -> Starlette:
         if fault == "burst-5xx":
             status = (500, 502, 503, 504)[len(app.state.identifiers) % 4]
             return JSONResponse({"error": "unavailable"}, status)
+        if fault == "malformed-json":
+            return Response(json.dumps(good).replace(":", "=", 1), media_type="application/json")
         if fault == "truncated-json":
             return Response(json.dumps(good)[:30], media_type="application/json")
         if fault == "wrong-content-type":
@@ -136,6 +141,7 @@ def closed_port_url() -> str:
 RETRIED = RETRY_ATTEMPTS  # a read answered 429/5xx is tried this many times in all
 FAULTS = {  # fault -> requests the server should see (reads retried, hopeless waits not)
     "refused": 0,
+    "connect-stall": 0,  # the handshake never completes: the server never sees a request
     "stall-headers": 1,
     "stall-body": 1,
     "drip": 1,
@@ -145,6 +151,7 @@ FAULTS = {  # fault -> requests the server should see (reads retried, hopeless w
     "storm-429-retry-after-date": 1,
     "burst-5xx": RETRIED,
     "truncated-json": 1,
+    "malformed-json": 1,
     "wrong-content-type": 1,
     "huge-declared": 1,
     "huge-chunked": 1,
@@ -162,17 +169,20 @@ async def test_fault_degrades_to_a_context_without_the_source(
 ) -> None:
     TALLY.faults_tried[TARGET] += 1
     url, app = fault_server
-    pipeline = make_pipeline(
-        user_data_api_url=closed_port_url() if fault == "refused" else url,
-        deadline_seconds=DEADLINE,
-        cache_ttl_seconds=0,
-    )
-    email = f"{fault}@faults.example"
-    before = len(app.state.identifiers)
+    with contextlib.ExitStack() as stack:
+        if fault == "refused":
+            url = closed_port_url()
+        elif fault == "connect-stall":
+            url = stack.enter_context(stalled_connect_url()) + "/user-data"
+        pipeline = make_pipeline(
+            user_data_api_url=url, deadline_seconds=DEADLINE, cache_ttl_seconds=0
+        )
+        email = f"{fault}@faults.example"
+        before = len(app.state.identifiers)
 
-    started = time.monotonic()
-    context = await pipeline.context_for(host_conversation(email), "m1")
-    elapsed = time.monotonic() - started
+        started = time.monotonic()
+        context = await pipeline.context_for(host_conversation(email), "m1")
+        elapsed = time.monotonic() - started
 
     assert elapsed < DEADLINE + MARGIN, f"{fault}: took {elapsed:.2f} s"
     assert context.verified, context.refusal

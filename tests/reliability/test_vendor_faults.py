@@ -12,7 +12,9 @@ margin), nothing is raised, and:
   no other customer's data in the context.
 
 Then the fault is cleared and the same conversation is answered in full: the
-agent loop carries on. The counts go to the suite's summary.
+agent loop carries on. Connectors that verify in several requests also meet
+each fault on their last request only, after good answers to the earlier
+ones. The counts go to the suite's summary.
 """
 
 from __future__ import annotations
@@ -236,9 +238,70 @@ async def test_fault_ends_in_time_as_a_refusal_or_a_missing_source(
     TALLY.faults_survived[target.name] += 1
 
 
+LATE_TARGETS = (
+    *(t for t in TARGETS if t.name in ("intercom", "hubspot_email", "hubspot_chat", "freshchat")),
+    Target(
+        "zendesk_messaging_authenticated",
+        "zendesk",
+        "Zendesk Messaging user authenticated by Zendesk",
+        "conv_chloe",
+    ),
+)
+LATE_FAULTS = (
+    "stall-headers",
+    "drip",
+    "429-retry-after-hour",
+    "burst-5xx",
+    "truncated-json",
+    "wrong-content-type",
+    "huge-chunked",
+)
+LATE_CASES = [(t, f) for t in LATE_TARGETS for f in LATE_FAULTS]
+
+
+@pytest.mark.parametrize(
+    ("target", "fault"), LATE_CASES, ids=[f"{t.name}-{f}" for t, f in LATE_CASES]
+)
+async def test_fault_on_the_last_request_of_a_lookup_ends_the_same_way(
+    target: Target,
+    fault: str,
+    vendors: dict[str, Vendor],
+    proxies: dict[str, tuple[str, ProxyState]],
+    ledger: Ledger,
+) -> None:
+    """Connectors that ask several times: the earlier answers are good, the last one is not."""
+    name = f"{target.name} (last request)"
+    TALLY.faults_tried[name] += 1
+    vendor = vendors[target.vendor]
+    proxy_url, proxy = proxies[target.vendor]
+    conversation = vendor.step(target.step).conversation
+    where = f"{name}/{fault}"
+    async with pipeline_at(vendor, proxy_url, ledger) as pipeline:
+        before = len(proxy.forwarded)
+        assert (await pipeline.context_for(conversation, f"{where}-m0")).verified
+        lookups = len(proxy.forwarded) - before
+        assert lookups >= 2, f"{target.name} verifies in {lookups} request"
+        proxy.set(fault, pass_first=lookups - 1)
+        started = time.monotonic()
+        try:
+            context = await pipeline.context_for(conversation, f"{where}-m1")
+        finally:
+            elapsed = time.monotonic() - started
+            proxy.set(None)
+        after = await pipeline.context_for(conversation, f"{where}-m2")
+
+    assert elapsed < DEADLINE + MARGIN, f"{where}: took {elapsed:.2f} s"
+    assert not context.verified, f"{where}: verified {context.text[:200]!r}"
+    assert_readable(context.refusal, where)
+    assert not ANY_ADDRESS.findall(context.text), f"{where}: {context.text}"
+    assert proxy.hits in expected_hits(fault, target.vendor), f"{where}: {proxy.hits} requests"
+    assert after.verified, f"{where}: after the fault: {after.refusal}"
+    TALLY.faults_survived[name] += 1
+
+
 def test_zz_vendor_fault_summary(capsys: pytest.CaptureFixture[str]) -> None:
     """Runs last (file order): every fault tried on every vendor was survived."""
-    names = [t.name for t in TARGETS]
+    names = sorted(n for n in TALLY.faults_tried if n != "user_data_api")
     tried = sum(TALLY.faults_tried[n] for n in names)
     survived = sum(TALLY.faults_survived[n] for n in names)
     with capsys.disabled():
