@@ -9,7 +9,9 @@ tries to leave its block or speak to the model.
   plus tag or a look-alike letter (Cyrillic, Greek, a digit) never does (two
   people never merge).
 * A conversation id that only looks like another never inherits its
-  verification, and a context is never handed to it.
+  verification, and a context is never handed to it; a vendor conversation
+  id spelled another way (a leading zero, full-width or Arabic-Indic digits,
+  a trailing space) verifies nobody.
 * Every refused demo conversation of every connector (CC, typed email,
   another person's token, unverified channels) gives a refusal holding no
   address at all.
@@ -272,6 +274,50 @@ async def test_every_refused_vendor_conversation_gives_nobody_data(
     finally:
         await registry.aclose()
     assert sum("CC" in step.title for _, step in refused) >= 4  # every email-ticket connector
+
+
+def vendor_lookalikes(cid: str) -> dict[str, str]:
+    """Spellings of a vendor conversation id that are another id, or no id at all."""
+    digits = {ord(str(d)): chr(0x660 + d) for d in range(10)}  # Arabic-Indic digits
+    found = {
+        "leading zero": "0" + cid,
+        "full width": cid.translate(FULL_WIDTH),
+        "trailing space": cid + " ",
+        "zero-width space": cid + "\u200b",
+        "upper case": cid.upper(),
+        "Arabic-Indic digits": cid.translate(digits),
+    }
+    return {how: other for how, other in found.items() if other != cid}
+
+
+async def test_lookalike_vendor_conversation_ids_verify_nobody(
+    vendors: dict[str, Vendor], ledger: Ledger
+) -> None:
+    """ "01001" is not ticket 1001: a verification under another key is one no webhook drops."""
+    configured = {name: v.settings for name, v in vendors.items()}
+    settings = Settings(
+        ledger=":memory:",
+        tenants={"default": TenantSettings(**tenant_settings(configured, cache_ttl_seconds=0))},
+    )
+    builtins = [HostConnector, *(v.cls for v in vendors.values())]
+    registry = Registry(settings, discover=False, builtins=builtins)
+    pipeline = Pipeline(registry, ledger)
+    verified = [
+        step.conversation
+        for vendor in vendors.values()
+        for step in vendor.sandbox.steps
+        if not step.title.startswith("Refused") and step.conversation.channel is not Channel.host
+    ]
+    try:
+        for conversation in verified:
+            for how, other in vendor_lookalikes(conversation.conversation_id).items():
+                TALLY.hostile_tried["look-alike conversation id"] += 1
+                hostile = conversation.model_copy(update={"conversation_id": other})
+                verdict = await pipeline.verify(hostile)
+                assert isinstance(verdict, Refusal), f"{how} {other!r} verified {verdict!r}"
+                TALLY.hostile_refused["look-alike conversation id"] += 1
+    finally:
+        await registry.aclose()
 
 
 def outside_blocks(text: str) -> list[str]:

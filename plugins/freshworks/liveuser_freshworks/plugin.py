@@ -86,7 +86,9 @@ class FreshworksPlugin(Plugin[FreshworksSettings]):
         if not self.settings.freshdesk_configured:
             return Refusal(reason="Freshdesk is not configured for this tenant")
         raw = conversation.conversation_id
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 20 or int(raw) == 0:
+        # Canonical digits only: "020" would be ticket 20 under another conversation key,
+        # whose cached verification no webhook about ticket 20 would ever drop.
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 20 or raw.startswith("0"):
             return Refusal(reason=f"{raw!r} is not a Freshdesk ticket id")
         ticket = await self.client.ticket(int(raw))
         if ticket.id != int(raw):

@@ -37,6 +37,7 @@ CHLOE_TOKEN = user_jwt("cust-chloe", "chloe@example.com")
         (ticket(seed.MALFORMED), "malformed JSON"),
         (ticket("abc"), "not a Freshdesk ticket id"),
         (ticket("0"), "not a Freshdesk ticket id"),
+        (ticket("020"), "not a Freshdesk ticket id"),
         (ticket("1" * 21), "not a Freshdesk ticket id"),
         (chat(seed.CONV_UNKNOWN, CHLOE_TOKEN), "not found in Freshchat"),
         (chat(seed.CONV_SERVER_ERROR, CHLOE_TOKEN), "HTTP 500"),

@@ -58,7 +58,9 @@ class GorgiasPlugin(Plugin[GorgiasSettings]):
                 reason=f"the gorgias connector does not own {conversation.channel.value}"
             )
         raw = conversation.conversation_id
-        if not (raw.isascii() and raw.isdigit()) or int(raw) == 0 or len(raw) > 20:
+        # Canonical digits only: "0153006801" would be a ticket under another conversation
+        # key, whose cached verification no webhook about the ticket would ever drop.
+        if not (raw.isascii() and raw.isdigit()) or raw.startswith("0") or len(raw) > 20:
             return Refusal(reason=f"{raw!r} is not a Gorgias ticket id")
         try:
             ticket = await self.client.ticket(int(raw))

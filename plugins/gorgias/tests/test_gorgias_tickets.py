@@ -113,7 +113,9 @@ async def test_live_chat_is_refused_without_a_request(
     assert ctx.refusal is not None and "Gorgias Live Chat" in ctx.refusal
 
 
-@pytest.mark.parametrize("raw", ["abc", "0", "-1", "12/..", "1" * 21, "1.5", "\uff11\uff12"])
+@pytest.mark.parametrize(
+    "raw", ["abc", "0", "-1", "12/..", "1" * 21, "1.5", "\uff11\uff12", "0153006801"]
+)
 async def test_a_conversation_id_that_is_not_a_ticket_id_is_refused(
     make_setup: SetupFactory, fake: Fake, raw: str
 ) -> None:

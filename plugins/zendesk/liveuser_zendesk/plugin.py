@@ -77,7 +77,9 @@ class ZendeskPlugin(Plugin[ZendeskSettings]):
 
     async def _verify_ticket(self, conversation: Conversation) -> VerifiedUser | Refusal:
         raw = conversation.conversation_id
-        if not (raw.isascii() and raw.isdigit()) or int(raw) == 0 or len(raw) > 20:
+        # Canonical digits only: "01001" would be ticket 1001 under another conversation key,
+        # whose cached verification no webhook about ticket 1001 would ever drop.
+        if not (raw.isascii() and raw.isdigit()) or raw.startswith("0") or len(raw) > 20:
             return Refusal(reason=f"{raw!r} is not a Zendesk ticket id")
         answer = await self.client.ticket(int(raw))
         if answer.ticket.id != int(raw):

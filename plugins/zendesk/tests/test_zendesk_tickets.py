@@ -95,7 +95,7 @@ async def test_payload_claims_never_change_who_is_verified(make_setup: SetupFact
     assert verdict.email == "ann@example.com"
 
 
-@pytest.mark.parametrize("raw", ["abc", "12/34", "0", "-5", "1e3", "١٢٣", "9" * 25])
+@pytest.mark.parametrize("raw", ["abc", "12/34", "0", "-5", "1e3", "١٢٣", "9" * 25, "01001"])
 async def test_conversation_id_that_is_not_a_ticket_id_is_refused_without_a_request(
     make_setup: SetupFactory, fake: Fake, raw: str
 ) -> None:
