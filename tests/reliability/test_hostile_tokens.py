@@ -8,8 +8,8 @@ or HS256 keyed with an RSA public key), a payload changed under the original
 signature, another audience (liveuser's own tokens, one audience per purpose;
 the vendors' user JWTs define no audience), another tenant, an unverified
 email, the genuine token on another person's conversation, and
-hypothesis-made garbage. Every one ends in a refusal with a one-line reason:
-nobody is verified.
+hypothesis-made garbage. Forged Intercom identity hashes (``user_hash``) too.
+Every one ends in a refusal with a one-line reason: nobody is verified.
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ class JwtTarget:
     secret: str
     victim: str | None
     """Another person's conversation on the same channel (None: the token binds none)."""
+    attests: tuple[Channel, str, str] | None = None
+    """A host attestation minted here: (channel, conversation id, subject)."""
 
 
 TARGETS = (
@@ -87,6 +89,15 @@ TARGETS = (
         "attestation",
         "",
         "8400000002",
+    ),
+    JwtTarget(
+        "intercom attestation",
+        "intercom",
+        "",
+        "attestation",
+        "",
+        "202",
+        attests=(Channel.intercom, "203", "chloe@example.com"),
     ),
     JwtTarget(
         "zendesk messaging jwt",
@@ -210,6 +221,20 @@ def genuine(target: JwtTarget, vendors: dict[str, Vendor]) -> tuple[Conversation
         )
         conversation = Conversation(
             channel=Channel.host, conversation_id="jwt-host", claims={"token": token}
+        )
+        return conversation, token, HOST_SECRET
+    if target.attests is not None:
+        channel, cid, subject = target.attests
+        token = mint_token(
+            HOST_KEYS,
+            tenant="default",
+            purpose=Purpose.attestation,
+            subject=subject,
+            channel=channel,
+            conversation_id=cid,
+        )
+        conversation = Conversation(
+            channel=channel, conversation_id=cid, claims={"attestation": token}
         )
         return conversation, token, HOST_SECRET
     conversation = vendors[target.vendor].step(target.step).conversation
@@ -369,3 +394,23 @@ async def test_borrowed_mcp_session_reaches_only_its_own_conversation(
         with pytest.raises(TokenError):
             conversation_for_token(HOST_KEYS, token, "default")
         TALLY.hostile_refused["mcp session"] += 1
+
+
+@HOSTILE
+@given(
+    forged=st.one_of(
+        st.text(max_size=100),
+        st.binary(min_size=32, max_size=32).map(bytes.hex),
+        st.binary(min_size=32, max_size=32).map(lambda b: base64.b64encode(b).decode()),
+    ),
+    user_id=st.sampled_from(["cust-bob", "cust-ann", "CUST-BOB", "cust-bob "]),
+)
+async def test_forged_intercom_user_hash_verifies_nobody(
+    vendors: dict[str, Vendor], pipeline: Pipeline, forged: str, user_id: str
+) -> None:
+    """Bob's Messenger conversation verifies on its own; a forged user_hash must not pass."""
+    bare = Conversation(channel=Channel.intercom, conversation_id="202")
+    assert isinstance(await pipeline.verify(bare), VerifiedUser)  # the control
+    claims = {"intercom_user_hash": forged or "x", "intercom_user_id": user_id}
+    conversation = bare.model_copy(update={"claims": claims})
+    await assert_refused(pipeline, conversation, "identity hash", f"{user_id}: {forged!r}")
