@@ -4,7 +4,7 @@
 and a JSON body ``{"query", "variables", "operationName"}``, executed by
 graphql-core over the vendored schema subset (``shopify-admin.graphql``,
 version 2026-07): queries ``customer``, ``customerByIdentifier``,
-``customers``, ``order``, ``orders``, ``products``, ``productVariants``, and
+``customers``, ``order``, ``orders``, ``products``, ``productVariants``, ``job``, and
 the order-action mutations ``orderCancel``, ``orderUpdate``, ``refundCreate``.
 
 What it copies from Shopify: a wrong token is 401 ``{"errors": "[API] Invalid
@@ -21,7 +21,11 @@ terms, ANDed.
 
 Test hooks: ``app.state.requests`` counts requests, ``app.state.log`` lists
 operation names, ``app.state.faults`` is a list of faults for the next
-requests (``"500"``, ``"503"``, ``"malformed"``, ``"throttled"``).
+requests (``"500"``, ``"503"``, ``"malformed"``, ``"throttled"``);
+``app.state.mutation_faults`` the same for the next mutations only (``"500"``
+before anything changes, ``"500-after"`` once the change took effect);
+``app.state.shop.applied`` lists every change a mutation made, and
+``app.state.shop.job_polls`` how many polls a cancellation Job takes.
 Nothing here is secret: the token and client secret are demo strings.
 """
 
@@ -180,6 +184,15 @@ def create_fake_shopify() -> Starlette:
                 status_code=state.throttle_status,
             )
         is_mutation = "mutation" in query.split("{", 1)[0]
+        mutation_fault = (
+            state.mutation_faults.pop(0) if is_mutation and state.mutation_faults else None
+        )
+        if mutation_fault in ("500", "502", "503"):
+            return Response(
+                "<html>Internal error</html>",
+                status_code=int(mutation_fault),
+                media_type="text/html",
+            )
         result = execute_sync(
             schema(),
             document,
@@ -209,6 +222,8 @@ def create_fake_shopify() -> Starlette:
                 "throttleStatus": _bucket(state),
             }
         }
+        if mutation_fault == "500-after":  # applied, but the answer is lost
+            return Response("<html>Internal error</html>", status_code=500, media_type="text/html")
         return JSONResponse(out)
 
     app = Starlette(
@@ -218,6 +233,7 @@ def create_fake_shopify() -> Starlette:
     app.state.requests = 0
     app.state.log = []
     app.state.faults = []
+    app.state.mutation_faults = []
     app.state.maximum = 2000.0
     app.state.restore_rate = 100.0
     app.state.available = 2000.0
@@ -238,6 +254,7 @@ def reset(app: Starlette) -> None:
     """Fresh records, a full bucket and no pending faults (between tests)."""
     app.state.shop.__init__()
     app.state.faults = []
+    app.state.mutation_faults = []
     app.state.available = app.state.maximum = 2000.0
     app.state.restore_rate = 100.0
     app.state.refilled = time.monotonic()
