@@ -33,6 +33,7 @@ from ..errors import PluginError
 from ..tools import Tool, ToolCall
 
 if TYPE_CHECKING:
+    from ..models import VerifiedUser
     from ..registry import Tenant
 
 AWAITING = "Awaiting the customer's confirmation."
@@ -66,11 +67,16 @@ class Outcome:
 
 @dataclass(frozen=True)
 class ActionRun:
-    """One confirmed execution: the tenant, the prepared plan and its idempotency key."""
+    """One confirmed execution: the tenant, the prepared plan and its idempotency key.
+
+    ``user`` is the verified customer who confirmed (for ``execute``); it is
+    ``None`` when a record is read back after a crash, where no one is verified.
+    """
 
     tenant: Tenant
     target: dict[str, Any]
     idempotency_key: str
+    user: VerifiedUser | None = None
 
 
 async def _proposed_only(call: ToolCall) -> str:  # never called: actions are proposed

@@ -19,7 +19,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, model_validator
+
+from ..tools import identity_fields
 
 
 class HttpActionSettings(BaseModel):
@@ -39,6 +41,18 @@ class HttpActionSettings(BaseModel):
     states: list[str] = Field(
         default_factory=list, description="States of the record it accepts (empty: any)."
     )
+
+    @model_validator(mode="after")
+    def _no_identity_parameter(self) -> HttpActionSettings:
+        if self.parameters.get("type") != "object":
+            raise ValueError("parameters must be a JSON schema of type object")
+        named = identity_fields(self.parameters)
+        if named:
+            raise ValueError(
+                f"parameter {named[0]!r} looks like an identity; actions act only for the "
+                "verified customer"
+            )
+        return self
 
 
 class ActionPolicy(BaseModel):

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from ..errors import BackendError, LiveuserError
 from ..http import deadline, no_retries, remaining
-from ..models import Conversation, Refusal
+from ..models import Conversation, Refusal, VerifiedUser
 from ..render import note
 from ..silo import Silo
 from ..tools import NOT_FOUND, ToolCall
@@ -235,7 +235,7 @@ async def confirm(
         )
     if not await store.move(cid, State.proposed, State.confirmed):
         return _refused(cid, _USED[State.confirmed])
-    return await _execute(pipeline, tenant, action, record)
+    return await _execute(pipeline, tenant, action, record, verdict)
 
 
 async def _action(tenant: Tenant, name: str) -> Action | None:
@@ -248,11 +248,11 @@ async def _action(tenant: Tenant, name: str) -> Action | None:
 
 
 async def _execute(
-    pipeline: Pipeline, tenant: Tenant, action: Action, record: Confirmation
+    pipeline: Pipeline, tenant: Tenant, action: Action, record: Confirmation, user: VerifiedUser
 ) -> ConfirmResult:
     store = pipeline.action_store
     cid = record.confirmation_id
-    run = ActionRun(tenant=tenant, target=record.target, idempotency_key=record.idempotency_key)
+    run = ActionRun(tenant, record.target, record.idempotency_key, user)
     if not await store.move(cid, State.confirmed, State.executing):
         return _refused(cid, _USED[State.confirmed])
     seconds = tenant.settings.deadline_seconds
