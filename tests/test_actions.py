@@ -338,3 +338,24 @@ async def test_a_crash_before_the_vendor_call_is_recovered_as_not_done(
     results = await liveuser.recover(pipeline)
     assert [(r.status, r.confirmation_id) for r in results] == [("failed", cid)]
     assert app.state.applied == []
+
+
+async def test_forget_erases_a_persons_action_records(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    pipeline = with_actions(make_pipeline, endpoint[0])
+    ann = host_conversation(ANN_EMAIL)
+    later = host_conversation(ANN_EMAIL, "chat-later")
+    _, done = await propose(pipeline, ann, **ARGS)
+    _, waiting = await propose(pipeline, later, subscription="SUB-1", weeks=3)
+    assert done is not None and waiting is not None
+    assert (await liveuser.confirm(ann, done.confirmation_id, pipeline=pipeline)).executed
+    identity = pipeline.ledger.identity_hash(ANN_EMAIL)
+    assert len(await pipeline.action_store.for_identity(identity)) == 2
+    await pipeline.forget(ANN_EMAIL)
+    assert await pipeline.action_store.for_identity(identity) == []
+    erased = await pipeline.action_store.get(done.confirmation_id)
+    assert erased is not None and erased.summary == "" and erased.arguments == {}
+    assert erased.state is State.executed  # the fact stays, the person goes
+    refused = await liveuser.confirm(later, waiting.confirmation_id, pipeline=pipeline)
+    assert refused.status == "refused"

@@ -223,7 +223,9 @@ def _bearer(context: Context[Any, Any]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def http_server(pipeline: Pipeline, tenant: str, url: str) -> LiveuserMCP:
+def http_server(
+    pipeline: Pipeline, tenant: str, url: str, on_confirmation: OnConfirmation | None = None
+) -> LiveuserMCP:
     """The server behind :func:`http_app`, for ``tenant``; ``url`` is where it is served."""
     keys = pipeline.registry.tenant(tenant).host_keys
 
@@ -252,17 +254,24 @@ def http_server(pipeline: Pipeline, tenant: str, url: str) -> LiveuserMCP:
         pipeline,
         tenant,
         resolve,
+        on_confirmation,
         token_verifier=McpTokenVerifier(keys, tenant),
         auth=AuthSettings.model_validate({"issuer_url": url, "resource_server_url": None}),
     )
 
 
-def http_app(pipeline: Pipeline, tenant: str, url: str = "http://127.0.0.1") -> Starlette:
+def http_app(
+    pipeline: Pipeline,
+    tenant: str,
+    url: str = "http://127.0.0.1",
+    on_confirmation: OnConfirmation | None = None,
+) -> Starlette:
     """The streamable HTTP app (``/mcp``), stateless, one conversation per verified token.
 
     Run it with uvicorn; its lifespan runs the SDK's session manager.
+    ``on_confirmation`` receives each proposed action's confirmation.
     """
-    return http_server(pipeline, tenant, url).streamable_http_app(
+    return http_server(pipeline, tenant, url, on_confirmation).streamable_http_app(
         stateless_http=True, json_response=True
     )
 

@@ -120,9 +120,12 @@ class Pipeline:
         )
 
     async def forget(self, email: str) -> int:
-        """Erase a person: their ledger records' identity, and every cached datum and
-        verification of theirs in this process. Returns the ledger rows erased."""
+        """Erase a person: their ledger records' identity, their action records, and
+        every cached datum and verification of theirs in this process. Returns the
+        ledger rows and action records erased."""
         erased = await self.ledger.forget(email)
+        if self._action_store is not None or self.ledger.path != ":memory:":
+            erased += await self.action_store.forget(self.ledger.identity_hash(email))
         for name in self.registry.tenant_names():
             self.registry.tenant(name).forget_identity(normalize_email(email))
         return erased

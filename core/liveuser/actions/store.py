@@ -310,3 +310,34 @@ class ActionStore:
             return [_record(r) for r in rows]
 
         return await self._run(work)
+
+    async def forget(self, identity_hash: str) -> int:
+        """Erase one person's action records: identity hash, arguments, summary and
+        outcome (which name their records and address). Records still in flight are
+        left for :func:`~liveuser.actions.recover`; open proposals can no longer be
+        confirmed. Returns how many records were erased."""
+        at = _stamp(self.clock())
+
+        def work(conn: sqlite3.Connection) -> int:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT confirmation_id FROM action_confirmations WHERE identity_hash = ?"
+                    " AND state NOT IN ('confirmed', 'executing')",
+                    (identity_hash,),
+                )
+            ]
+            for cid in ids:
+                conn.execute(
+                    "UPDATE action_confirmations SET identity_hash = '', arguments = '{}',"
+                    " target = '{}', summary = '', outcome = NULL, updated_at = ?,"
+                    " state = CASE state WHEN 'proposed' THEN 'expired' ELSE state END"
+                    " WHERE confirmation_id = ?",
+                    (at, cid),
+                )
+                conn.execute(
+                    "UPDATE action_events SET detail = NULL WHERE confirmation_id = ?", (cid,)
+                )
+            return len(ids)
+
+        return await self._run(work)
