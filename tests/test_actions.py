@@ -49,7 +49,7 @@ def endpoint() -> Iterator[tuple[str, Starlette]]:
 def _fresh_endpoint(endpoint: tuple[str, Starlette]) -> Iterator[None]:
     yield
     fresh = create_action_endpoint()
-    for name in ("subscriptions", "executions", "applied", "faults"):
+    for name in ("subscriptions", "executions", "applied", "faults", "stages"):
         setattr(endpoint[1].state, name, getattr(fresh.state, name))
 
 
@@ -167,7 +167,7 @@ async def test_concurrent_confirmations_execute_once(
         *(liveuser.confirm(ann, pending.confirmation_id, pipeline=pipeline) for _ in range(4))
     )
     assert sorted(r.status for r in results) == ["executed", "refused", "refused", "refused"]
-    assert app.state.applied == [("SUB-1", 2)]
+    assert app.state.applied == [("SUB-1", 2)] and app.state.stages.count("execute") == 1
 
 
 async def test_a_5xx_on_execution_leaves_nothing_changed(

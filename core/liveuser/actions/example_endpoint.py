@@ -5,8 +5,9 @@ and one action, ``pause_subscription`` (arguments ``subscription`` and
 ``weeks``). A subscription of another identifier answers 404 exactly like
 one that does not exist; an execution is applied at most once per
 ``Idempotency-Key``; ``GET`` reads an execution back by its key.
-``app.state.applied`` lists every change made; ``app.state.faults`` makes the
-next executions answer ``"500"`` before changing anything.
+``app.state.applied`` lists every change made, ``app.state.stages`` every
+POST's stage; ``app.state.faults`` makes the next executions answer ``"500"``
+before changing anything.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def create_action_endpoint() -> Starlette:
                 return JSONResponse({"error": "unknown key"}, status_code=404)
             return JSONResponse(done)
         body = await request.json()
+        state.stages.append(body.get("stage"))
         if body.get("action") != PAUSE:
             return JSONResponse({"error": "unknown action"}, status_code=422)
         args = body.get("arguments") or {}
@@ -91,6 +93,7 @@ def create_action_endpoint() -> Starlette:
     app.state.executions = {}
     app.state.applied = []
     app.state.faults = []
+    app.state.stages = []
     return app
 
 
