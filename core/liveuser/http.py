@@ -31,7 +31,6 @@ from typing import Any, TypeVar
 
 import httpx2
 import stamina
-from httpx_aiohttp.httpx2 import AiohttpTransport
 from pydantic import BaseModel, ValidationError
 
 from .errors import BackendError, BackendResponseError, BackendStatusError, BackendTimeout
@@ -147,19 +146,42 @@ class HttpClient:
         *,
         max_connections: int = 256,
     ) -> None:
-        limits = httpx2.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self._client = httpx2.AsyncClient(
-            transport=transport or AiohttpTransport(limits=limits),
-            timeout=httpx2.Timeout(DEFAULT_TIMEOUT),
-            follow_redirects=False,
-            # Compressed bodies could expand far past the size cap before it is checked.
-            headers={"Accept-Encoding": "identity"},
-        )
+        self._transport = transport
+        self._max_connections = max_connections
+        self._opened: httpx2.AsyncClient | None = None
+        self._closed = False
+
+    @property
+    def _client(self) -> httpx2.AsyncClient:
+        # Built on first use: importing aiohttp costs a few hundred milliseconds, which a
+        # process that never sends a request (the CLI's help, a settings check) is spared.
+        if self._opened is None:
+            if self._closed:
+                raise RuntimeError("this HttpClient is closed")
+            transport = self._transport
+            if transport is None:
+                from httpx_aiohttp.httpx2 import AiohttpTransport
+
+                limits = httpx2.Limits(
+                    max_connections=self._max_connections,
+                    max_keepalive_connections=self._max_connections,
+                )
+                transport = AiohttpTransport(limits=limits)
+            self._opened = httpx2.AsyncClient(
+                transport=transport,
+                timeout=httpx2.Timeout(DEFAULT_TIMEOUT),
+                follow_redirects=False,
+                # Compressed bodies could expand far past the size cap before it is checked.
+                headers={"Accept-Encoding": "identity"},
+            )
+        return self._opened
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        self._closed = True
+        if self._opened is not None:
+            await self._opened.aclose()
+        elif self._transport is not None:
+            await self._transport.aclose()
 
     async def __aenter__(self) -> HttpClient:
         return self
