@@ -413,9 +413,9 @@ async def measure(
         stats = pstats.Stats(profiles[0], stream=sys.stderr)
         for more in profiles[1:]:
             stats.add(more)
-        for key in ("tottime", "cumulative"):
-            print(f"\n## {profile}: top 30 by {key}", file=sys.stderr)
-            stats.sort_stats(key).print_stats(30)
+        for key, where in (("tottime", ""), ("cumulative", ""), ("tottime", "liveuser")):
+            print(f"\n## {profile}: top 30 by {key} {where}", file=sys.stderr)
+            stats.sort_stats(key).print_stats(where, 30)
     return {side: server_cpu[side] / served[side] for side in served}
 
 

@@ -24,7 +24,7 @@ import contextlib
 import email.utils
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -266,6 +266,7 @@ class HttpClient:
         params: Mapping[str, str] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         wait_hint: WaitHint = retry_after,
+        not_found: Collection[int] = (404,),
     ) -> M:
         """GET a vendor's JSON record and validate it into ``model``.
 
@@ -273,6 +274,8 @@ class HttpClient:
         and names ``vendor`` and ``what`` ("Zendesk did not answer about ticket
         7 in time", "ticket 7 was not found in Zendesk", "... refused
         liveuser's credentials (HTTP 401)", a malformed or unexpected answer).
+        ``not_found`` lists the statuses by which the vendor says the record is
+        not there (404; some also use 410 for deleted records).
         """
 
         def fail(reason: str) -> BackendError:
@@ -305,7 +308,7 @@ class HttpClient:
                 f"{vendor} refused liveuser's credentials (HTTP {answer.status}); "
                 "check the settings"
             )
-        if answer.status == 404:
+        if answer.status in not_found:
             raise fail(f"{what} was not found in {vendor}")
         if answer.status != 200:
             raise fail(f"{vendor} answered HTTP {answer.status} about {what}")
