@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import resource
 import secrets
 import subprocess
@@ -33,23 +32,13 @@ from pathlib import Path
 
 import httpx2
 from _common import HOST_KEY, HOST_SECRET, isolate_environment, machine, median, spread, verdict
+from framework_cpu import conversations, handler, settings_for
 
-from liveuser import (
-    Channel,
-    Conversation,
-    HttpClient,
-    Ledger,
-    Pipeline,
-    Registry,
-    Settings,
-    TenantSettings,
-)
-from liveuser.sandbox import ANN_EMAIL, SANDBOX_API_KEY, SANDBOX_USERS
+from liveuser import Channel, Conversation, HttpClient, Ledger, Pipeline, Registry
 from liveuser.tokens import KeyRing, Purpose, mint_token
 
 TARGET_STARTUP_MS = 300
 TARGET_MB_PER_1000 = 50
-URL = "http://user-data.invalid/user-data"
 KEYS = KeyRing({HOST_KEY: HOST_SECRET})
 
 STARTUP = {
@@ -71,42 +60,13 @@ def startup(runs: int, cwd: Path) -> dict[str, list[float]]:
     return times
 
 
-async def handler(request: httpx2.Request) -> httpx2.Response:
-    who = json.loads(request.content)["identifier"]
-    return httpx2.Response(200, json={"identifier": who, "user_info": SANDBOX_USERS[ANN_EMAIL]})
-
-
 async def live_conversations(count: int, workdir: Path) -> tuple[float, float, float]:
     """(traced bytes held, traced peak, RSS growth) for ``count`` live conversations."""
-    settings = Settings(
-        ledger=workdir / "ledger.sqlite3",
-        tenants={
-            "default": TenantSettings(
-                host_keys={HOST_KEY: HOST_SECRET},
-                cache_ttl_seconds=3600,
-                plugins={"user_data_api": {"url": URL, "api_key": SANDBOX_API_KEY}},
-            )
-        },
-    )
+    settings = settings_for(workdir / "ledger.sqlite3", cache_ttl=3600)
     ledger = await Ledger.open(settings.ledger, secrets.token_bytes(32))
     registry = Registry(settings, http=HttpClient(httpx2.MockTransport(handler)), discover=False)
     pipeline = Pipeline(registry, ledger)
-    conversations = [
-        Conversation(
-            channel=Channel.host,
-            conversation_id=f"footprint-{i}",
-            claims={
-                "token": mint_token(
-                    KEYS,
-                    tenant="default",
-                    purpose=Purpose.identity,
-                    subject=f"person-{i}@example.com",
-                    ttl=3600,
-                )
-            },
-        )
-        for i in range(count)
-    ]
+    live = conversations(count, "footprint")
     warm = Conversation(
         channel=Channel.host,
         conversation_id="warm",
@@ -120,7 +80,7 @@ async def live_conversations(count: int, workdir: Path) -> tuple[float, float, f
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         tracemalloc.start()
         before, _ = tracemalloc.get_traced_memory()
-        for i, conversation in enumerate(conversations):
+        for i, conversation in enumerate(live):
             context = await pipeline.context_for(conversation, f"m{i}")
             if not context.verified or context.missing:
                 raise RuntimeError(f"context not assembled: {context.refusal or context.missing}")
