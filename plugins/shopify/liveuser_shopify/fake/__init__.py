@@ -29,11 +29,12 @@ before anything changes, ``"500-after"`` once the change took effect);
 Nothing here is secret: the token and client secret are demo strings.
 """
 
+import functools
 import json
 import time
 from typing import Any, Final
 
-from graphql import GraphQLError, execute_sync, parse, validate
+from graphql import DocumentNode, GraphQLError, execute_sync, parse, validate
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -88,6 +89,13 @@ def _located(error: GraphQLError, code: str) -> dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(query: str) -> tuple[DocumentNode, tuple[GraphQLError, ...]]:
+    """Parse and validate once per query text: a client sends the same few documents."""
+    document = parse(query)
+    return document, tuple(validate(schema(), document))
+
+
 def create_fake_shopify() -> Starlette:
     """A fresh fake shop (its own records, counters and bucket)."""
     shop = Shop()
@@ -128,10 +136,9 @@ def create_fake_shopify() -> Starlette:
             return JSONResponse({"errors": "Bad Request"}, status_code=400)
         state.log.append(operation)
         try:
-            document = parse(query)
+            document, problems = _parsed(query)
         except GraphQLError as exc:
             return JSONResponse({"errors": [_located(exc, "PARSE_ERROR")]})
-        problems = validate(schema(), document)
         if problems:
             return JSONResponse(
                 {
