@@ -359,3 +359,13 @@ async def test_forget_erases_a_persons_action_records(
     assert erased.state is State.executed  # the fact stays, the person goes
     refused = await liveuser.confirm(later, waiting.confirmation_id, pipeline=pipeline)
     assert refused.status == "refused"
+
+
+async def test_a_ledger_file_the_store_creates_first_is_private(
+    tmp_path: Path, ledger_key: bytes
+) -> None:
+    path = tmp_path / "fresh.sqlite3"
+    assert await ActionStore(path).in_flight() == []
+    assert path.stat().st_mode & 0o777 == 0o600
+    async with Ledger(path, ledger_key) as ledger:  # the ledger then opens it as its own
+        assert await ledger.usage() == []

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -143,6 +144,9 @@ class ActionStore:
             return sqlite3.connect(
                 self._uri, uri=True, timeout=self._busy_timeout, isolation_level=None
             )
+        if not os.path.exists(self.path):
+            # Private to its owner, as the ledger creates it: the file may be opened here first.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL").fetchone()
         conn.execute("PRAGMA synchronous=NORMAL")
