@@ -369,3 +369,38 @@ async def test_a_ledger_file_the_store_creates_first_is_private(
     assert path.stat().st_mode & 0o777 == 0o600
     async with Ledger(path, ledger_key) as ledger:  # the ledger then opens it as its own
         assert await ledger.usage() == []
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("arguments", '{"subscription": "SUB-1", "weeks": 8}', "does not match"),
+        ("summary", "Pause nothing at all.", "does not match"),
+        ("summary_hash", "0" * 64, "does not match"),
+        ("expires_at", "2999-01-01T00:00:00.000000+00:00", "does not match"),
+        ("action", "pause_everything", "does not match"),
+        ("conversation_id", "chat-elsewhere", "another conversation"),
+        ("identity_hash", "f" * 64, "another customer"),
+    ],
+)
+async def test_a_stored_confirmation_altered_in_any_bound_field_is_refused(
+    make_pipeline: PipelineFactory,
+    endpoint: tuple[str, Starlette],
+    column: str,
+    value: str,
+    reason: str,
+) -> None:
+    url, app = endpoint
+    pipeline = with_actions(make_pipeline, url)
+    ann = host_conversation(ANN_EMAIL, "chat-bound")
+    _, pending = await propose(pipeline, ann, **ARGS)
+    assert pending is not None
+    with sqlite3.connect(pipeline.action_store.path) as db:
+        db.execute(
+            f"UPDATE action_confirmations SET {column} = ? WHERE confirmation_id = ?",
+            (value, pending.confirmation_id),
+        )
+    db.close()
+    result = await liveuser.confirm(ann, pending.confirmation_id, pipeline=pipeline)
+    assert result.status == "refused" and reason in result.message
+    assert app.state.applied == [] and "execute" not in app.state.stages
