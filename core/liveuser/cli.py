@@ -94,7 +94,7 @@ def open_ledger(settings: Settings) -> Ledger:
         key = settings.ledger_key.get_secret_value().encode()
     else:
         key = load_or_create_key(Path(f"{settings.ledger}.key"))
-    return Ledger(settings.ledger, key)
+    return Ledger(settings.ledger_target, key)
 
 
 def _add_row(table: Table, *cells: str) -> None:

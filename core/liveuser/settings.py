@@ -6,7 +6,8 @@ Environment variables (prefix ``LIVEUSER_``, ``__`` between nested names)
 override the file: ``LIVEUSER_TENANTS__DEFAULT__DEADLINE_SECONDS=5``.
 
 ```toml
-ledger = "liveuser-ledger.sqlite3"
+ledger = "liveuser-ledger.sqlite3"   # or, shared by several workers:
+# database_url = "postgresql://liveuser:…@db.internal/liveuser"
 
 [tenants.default]
 deadline_seconds = 10
@@ -34,7 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -43,6 +44,7 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError
+from .metering import is_database_url
 
 DEFAULT_TENANT = "default"
 
@@ -108,10 +110,29 @@ class Settings(BaseSettings):
         None,
         description="Key for the ledger's identity hashes; default: a key file beside the ledger.",
     )
+    database_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL ledger shared by several workers (postgresql://…); "
+        "unset: the SQLite file `ledger`.",
+    )
     tenants: dict[str, TenantSettings] = Field(
         default_factory=lambda: {DEFAULT_TENANT: TenantSettings()},
         description="Tenants by name.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not is_database_url(value.get_secret_value()):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @property
+    def ledger_target(self) -> str | Path:
+        """Where the ledger lives: the PostgreSQL URL if set, else the SQLite file."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return self.ledger
 
     @classmethod
     def settings_customise_sources(
