@@ -17,6 +17,9 @@ monthly_cap = "50.00"
 [tenants.default.host_keys]          # key id -> secret; two during a rotation
 k2025 = "…at least 32 bytes…"
 
+[tenants.default.api_keys]           # `liveuser serve` callers: key id -> secret
+platform = "…at least 32 characters, not a host key…"
+
 [tenants.default.plugins.user_data_api]
 url = "https://api.example.com/liveuser"
 api_key = "…"
@@ -35,7 +38,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -47,6 +58,7 @@ from .errors import ConfigError
 from .metering import is_database_url
 
 DEFAULT_TENANT = "default"
+MIN_API_KEY_CHARS = 32
 
 
 class TenantSettings(BaseModel):
@@ -82,6 +94,11 @@ class TenantSettings(BaseModel):
     host_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="Host token keys by key id; the last one mints."
     )
+    api_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="`liveuser serve` API keys of this tenant by key id (32+ characters); "
+        "never a host key.",
+    )
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Each plugin's settings, by plugin name.",
@@ -93,6 +110,19 @@ class TenantSettings(BaseModel):
     disabled_plugins: list[str] = Field(
         default_factory=list, description="Installed plugins this tenant does not load."
     )
+
+    @model_validator(mode="after")
+    def _api_keys_are_their_own(self) -> TenantSettings:
+        host = {secret.get_secret_value() for secret in self.host_keys.values()}
+        for key_id, secret in self.api_keys.items():
+            value = secret.get_secret_value()
+            if len(value) < MIN_API_KEY_CHARS:
+                raise ValueError(
+                    f"api key {key_id!r} is shorter than {MIN_API_KEY_CHARS} characters"
+                )
+            if value in host:
+                raise ValueError(f"api key {key_id!r} is a host key; give the service its own")
+        return self
 
 
 class Settings(BaseSettings):
@@ -126,6 +156,16 @@ class Settings(BaseSettings):
         if value is not None and not is_database_url(value.get_secret_value()):
             raise ValueError("must be a postgresql:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _api_keys_are_unique(self) -> Settings:
+        owners: dict[str, str] = {}
+        for name, tenant in self.tenants.items():
+            for secret in tenant.api_keys.values():
+                other = owners.setdefault(secret.get_secret_value(), name)
+                if other != name:
+                    raise ValueError(f"tenants {other!r} and {name!r} share an api key")
+        return self
 
     @property
     def ledger_target(self) -> str | Path:
