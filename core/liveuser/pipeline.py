@@ -113,7 +113,7 @@ class Pipeline:
         verification of theirs in this process. Returns the ledger rows erased."""
         erased = await self.ledger.forget(email)
         for name in self.registry.tenant_names():
-            self.registry.tenant(name).forget_identity(normalize_email(email))
+            await self.registry.tenant(name).aforget_identity(normalize_email(email))
         return erased
 
     async def call_tool(
@@ -200,7 +200,7 @@ class Pipeline:
 async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | Refusal:
     key = conversation.key
     if tenant.settings.cache_ttl_seconds > 0:
-        cached = tenant.cached_verification(conversation)
+        cached = await tenant.shared_verification(conversation)
         if cached is not None:
             return cached
     owner = tenant.owners.get(conversation.channel)
@@ -241,5 +241,5 @@ async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | 
             reason="the conversation has other outside participants (CC, followers or a "
             "group), so user data would reach them too"
         )
-    tenant.remember_verification(conversation, verdict)
+    await tenant.remember_verification(conversation, verdict)
     return verdict

@@ -8,6 +8,8 @@ override the file: ``LIVEUSER_TENANTS__DEFAULT__DEADLINE_SECONDS=5``.
 ```toml
 ledger = "liveuser-ledger.sqlite3"   # or, shared by several workers:
 # database_url = "postgresql://liveuser:…@db.internal/liveuser"
+# redis_url = "redis://cache.internal:6379/0"       # shared caches and request budgets
+# rate_limits = { "acme.zendesk.com" = "700/minute" }
 
 [tenants.default]
 deadline_seconds = 10
@@ -145,6 +147,16 @@ class Settings(BaseSettings):
         description="PostgreSQL ledger shared by several workers (postgresql://…); "
         "unset: the SQLite file `ledger`.",
     )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Redis shared by several workers (redis://…) for the data and "
+        "verification caches and the request budgets; unset: each process its own.",
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description="Request budget per vendor API host, e.g. "
+        '{"acme.zendesk.com" = "700/minute"}, shared by every worker on one Redis.',
+    )
     tenants: dict[str, TenantSettings] = Field(
         default_factory=lambda: {DEFAULT_TENANT: TenantSettings()},
         description="Tenants by name.",
@@ -166,6 +178,29 @@ class Settings(BaseSettings):
                 if other != name:
                     raise ValueError(f"tenants {other!r} and {name!r} share an api key")
         return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        from limits import parse_many
+
+        for host, limit in value.items():
+            try:
+                parse_many(limit)
+            except ValueError:
+                raise ValueError(
+                    f"{host}: {limit!r} is not a rate such as '10/second' or '700/minute'"
+                ) from None
+        return value
 
     @property
     def ledger_target(self) -> str | Path:
