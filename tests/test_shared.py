@@ -18,7 +18,14 @@ from liveuser import HttpClient, Ledger, Pipeline, Registry, Settings
 from liveuser.budgets import RequestBudget
 from liveuser.errors import BackendTimeout
 from liveuser.http import deadline
-from liveuser.sandbox import ANN_EMAIL, BOB_EMAIL, RateLimited, create_user_data_api, serve
+from liveuser.sandbox import (
+    ANN_EMAIL,
+    BOB_EMAIL,
+    CHLOE_EMAIL,
+    RateLimited,
+    create_user_data_api,
+    serve,
+)
 
 from .conftest import host_conversation, make_settings
 
@@ -87,6 +94,24 @@ async def test_a_cached_users_data_is_fetched_once_across_workers(
     assert app.state.identifiers.count(ANN_EMAIL) - before == 1
 
 
+async def test_one_worker_fetches_a_user_once_however_many_turns_ask_at_once(
+    tmp_path: Path, slow_api: tuple[str, Starlette]
+) -> None:
+    url, app = slow_api
+    settings = make_settings(tmp_path, user_data_api_url=url)  # in-process caches
+    pipeline = Pipeline(Registry(settings, discover=False), Ledger(":memory:", b"k" * 32))
+    try:
+        before = app.state.identifiers.count(CHLOE_EMAIL)
+        contexts = await asyncio.gather(
+            *(pipeline.context_for(host_conversation(CHLOE_EMAIL), f"m{i}") for i in range(6))
+        )
+        assert all(c.sources == ("user_data_api",) for c in contexts)
+        assert app.state.identifiers.count(CHLOE_EMAIL) - before == 1
+    finally:
+        await pipeline.registry.aclose()
+        await pipeline.ledger.aclose()
+
+
 async def test_each_user_gets_their_own_cached_data(workers: Workers) -> None:
     one, two, three = workers.pipelines
     ann = await one.context_for(host_conversation(ANN_EMAIL), "m1")
@@ -150,14 +175,15 @@ async def test_a_redis_that_is_down_is_a_miss_not_a_refusal(
 
 @pytest.fixture
 def limited() -> Iterator[tuple[str, RateLimited]]:
-    """A vendor that allows 5 requests in any 0.5 s (its clock sees requests a little
-    after the client's budget does, so the client's budget, 5 a second, leaves a margin)."""
+    """A vendor that allows 5 requests in any 0.25 s. It counts requests as they reach
+    it, which a loaded machine may delay and bunch: the clients' budget, 5 a second,
+    leaves that margin; three unshared budgets would burst 15 at once."""
 
     async def ok(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})
 
-    fake = RateLimited(ok, limit=5, window=0.5)
+    fake = RateLimited(ok, limit=5, window=0.25)
     with serve(fake) as url:
         yield url, fake
 
@@ -183,6 +209,24 @@ async def test_workers_keep_a_vendor_under_its_rate_limit_together(
             await client.aclose()
     assert [a.status for a in answers] == [200] * 12
     assert fake.throttled == 0 and fake.busiest <= 5
+
+
+async def test_workers_with_budgets_of_their_own_overrun_the_vendor(
+    limited: tuple[str, RateLimited],
+) -> None:
+    """The control: the same load through three unshared budgets is what the vendor refuses."""
+    url, fake = limited
+    clients = [HttpClient(budget=RequestBudget({"127.0.0.1": "5/second"})) for _ in range(3)]
+    try:
+        with deadline(30):
+            await asyncio.gather(
+                *(clients[i % 3].request("vendor", "GET", url) for i in range(12)),
+                return_exceptions=True,
+            )
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert fake.throttled > 0 and fake.busiest > 5
 
 
 async def test_a_budget_spent_until_the_deadline_is_a_timeout_that_says_so(

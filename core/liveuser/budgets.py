@@ -47,6 +47,7 @@ class RequestBudget:
         self._storage = storage
         self._limiter: MovingWindowRateLimiter | None = None
         self._pool: Any = None
+        self._queues: dict[str, asyncio.Lock] = {}
 
     def __bool__(self) -> bool:
         return bool(self._items)
@@ -97,18 +98,32 @@ class RequestBudget:
             return
         key, items = found
         limiter = self._rate_limiter()
-        for item in items:
-            while True:
-                try:
-                    if await limiter.hit(item, key):
-                        break
-                    reset, _ = await limiter.get_window_stats(item, key)
-                except Exception as exc:  # a storage that fails: the vendor's 429 remains
-                    log.warning("request budget for %s unavailable: %s", key, exc)
-                    return
-                wait = max(reset - time.time(), 0.005)
-                if time.monotonic() + wait >= deadline:
-                    raise BackendTimeout(
-                        source, f"the request budget for {key} ({item}) is spent until the deadline"
-                    )
-                await asyncio.sleep(wait)
+        # One waiter per host in this process at a time, first come first served, so
+        # no request starves while later ones take the room; the rest queue here.
+        queue = self._queues.setdefault(key, asyncio.Lock())
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                await queue.acquire()
+        except TimeoutError:
+            raise BackendTimeout(
+                source, f"the request budget for {key} is spent until the deadline"
+            ) from None
+        try:
+            for item in items:
+                while True:
+                    try:
+                        if await limiter.hit(item, key):
+                            break
+                        reset, _ = await limiter.get_window_stats(item, key)
+                    except Exception as exc:  # a storage that fails: the vendor's 429 remains
+                        log.warning("request budget for %s unavailable: %s", key, exc)
+                        return
+                    wait = max(reset - time.time(), 0.005)
+                    if time.monotonic() + wait >= deadline:
+                        raise BackendTimeout(
+                            source,
+                            f"the request budget for {key} ({item}) is spent until the deadline",
+                        )
+                    await asyncio.sleep(wait)
+        finally:
+            queue.release()
