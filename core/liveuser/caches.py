@@ -80,6 +80,10 @@ class TTLCache:
 class Caches(Protocol):
     """One tenant's data and verification caches."""
 
+    def peek(self, email: str, source: str) -> list[UserData] | None:
+        """This process's cached answer, without waiting (None: ask :meth:`data`)."""
+        ...
+
     async def data(self, email: str, source: str, ttl: float, fetch: Fetch) -> list[UserData] | str:
         """The cached answer of ``source`` for ``email``, or ``fetch()``'s (cached if data)."""
         ...
@@ -106,6 +110,10 @@ class InProcessCaches:
         self._data = data
         self._verifications = verifications
         self._flights: dict[tuple[str, str], asyncio.Lock] = {}
+
+    def peek(self, email: str, source: str) -> list[UserData] | None:
+        cached = self._data.get((email, source))
+        return None if cached is None else list(cached)
 
     async def data(self, email: str, source: str, ttl: float, fetch: Fetch) -> list[UserData] | str:
         key = (email, source)
@@ -182,6 +190,9 @@ class RedisCaches:
         return f"liveuser:verified:{self._tenant}:{digest}:"
 
     # -- data ------------------------------------------------------------------
+
+    def peek(self, email: str, source: str) -> list[UserData] | None:
+        return None  # every look is a Redis round trip: see data()
 
     async def data(self, email: str, source: str, ttl: float, fetch: Fetch) -> list[UserData] | str:
         if ttl <= 0:

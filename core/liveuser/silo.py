@@ -73,7 +73,15 @@ class Silo:
             except TimeoutError:
                 return f"no answer within {settings.deadline_seconds:g} s"
 
-        backends = self.tenant.hook_functions("fetch_user_data")
+        backends = []
+        for name, fn in self.tenant.hook_functions("fetch_user_data"):
+            hit = caches.peek(email, name)  # in-process hits: no deadline, no await
+            if hit is None:
+                backends.append((name, fn))
+            else:
+                result.data.extend(hit)
+        if not backends:
+            return result
         with deadline(settings.deadline_seconds):
             if len(backends) == 1:  # the common case: no task to create
                 answers = [await one(*backends[0])]
