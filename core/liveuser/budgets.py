@@ -21,14 +21,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from limits import RateLimitItem, parse_many
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
-
 from .errors import BackendTimeout
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+    from limits.aio.strategies import MovingWindowRateLimiter
 
 __all__ = ["RequestBudget"]
 
@@ -41,9 +41,11 @@ class RequestBudget:
     """Per-host request budgets. ``storage`` is ``None`` (this process) or a Redis URL."""
 
     def __init__(self, rates: Mapping[str, str], storage: str | None = None) -> None:
-        self._items: dict[str, list[RateLimitItem]] = {
-            host.lower(): parse_many(rate) for host, rate in rates.items()
-        }
+        self._items: dict[str, list[RateLimitItem]] = {}
+        if rates:  # limits is imported only where a budget is set: it is slow to import
+            from limits import parse_many
+
+            self._items = {host.lower(): parse_many(rate) for host, rate in rates.items()}
         self._storage = storage
         self._limiter: MovingWindowRateLimiter | None = None
         self._pool: Any = None
@@ -66,6 +68,9 @@ class RequestBudget:
 
     def _rate_limiter(self) -> MovingWindowRateLimiter:
         if self._limiter is None:
+            from limits.aio.strategies import MovingWindowRateLimiter
+            from limits.storage import storage_from_string
+
             if self._storage is None:
                 storage: Any = storage_from_string("async+memory://")
             else:

@@ -191,7 +191,9 @@ class Settings(BaseSettings):
     @field_validator("rate_limits")
     @classmethod
     def _rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
-        from limits import parse_many
+        if not value:
+            return value
+        from limits import parse_many  # slow to import: only where budgets are set
 
         for host, limit in value.items():
             try:
