@@ -224,6 +224,7 @@ async def test_get_model_turns_each_failure_into_a_readable_reason() -> None:
         "/denied": httpx2.Response(401, json={}),
         "/odd": httpx2.Response(200, json={"id": "seven"}),
         "/junk": httpx2.Response(200, content=b"{not json"),
+        "/deleted": httpx2.Response(410, json={}),
     }
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -242,8 +243,19 @@ async def test_get_model_turns_each_failure_into_a_readable_reason() -> None:
             "/denied": "Acme refused liveuser's credentials (HTTP 401); check the settings",
             "/odd": "Acme's answer about ticket 7 is not what liveuser expects (id:",
             "/junk": "Acme answered malformed JSON about ticket 7",
+            "/deleted": "Acme answered HTTP 410 about ticket 7",
         }
         for path, reason in expected.items():
             with pytest.raises(BackendError) as info:
                 await get(path)
             assert info.value.source == "acme" and info.value.reason.startswith(reason)
+        with pytest.raises(BackendError) as info:  # a vendor that says 410 for deleted records
+            await http.get_model(
+                "acme",
+                "https://acme.example.com/deleted",
+                Ticket,
+                vendor="Acme",
+                what="ticket 7",
+                not_found=(404, 410),
+            )
+        assert info.value.reason == "ticket 7 was not found in Acme"

@@ -3,6 +3,17 @@
 Public names are re-exported here; everything else is internal.
 """
 
+from .actions import (
+    AWAITING,
+    Action,
+    ActionPolicy,
+    ActionRun,
+    ConfirmResult,
+    Outcome,
+    PendingConfirmation,
+    Plan,
+)
+from .actions.protocol import confirm, pending_confirmations, recover
 from .adapters import GET_USER_DATA, Binding, ToolDefinition, bind
 from .errors import (
     BackendError,
@@ -44,8 +55,12 @@ from .silo import Silo
 from .tools import NOT_FOUND, Tool, ToolCall
 
 __all__ = [
+    "AWAITING",
     "GET_USER_DATA",
     "NOT_FOUND",
+    "Action",
+    "ActionPolicy",
+    "ActionRun",
     "BackendError",
     "BackendResponseError",
     "BackendStatusError",
@@ -54,6 +69,7 @@ __all__ = [
     "Budget",
     "Channel",
     "ConfigError",
+    "ConfirmResult",
     "Context",
     "Conversation",
     "ConversationKey",
@@ -66,7 +82,10 @@ __all__ = [
     "Mechanism",
     "MeterRecord",
     "NoSettings",
+    "Outcome",
+    "PendingConfirmation",
     "Pipeline",
+    "Plan",
     "Plugin",
     "PluginError",
     "PluginSettings",
@@ -88,7 +107,10 @@ __all__ = [
     "VerifiedUser",
     "WebhookError",
     "bind",
+    "confirm",
     "hookimpl",
     "load_settings",
     "normalize_email",
+    "pending_confirmations",
+    "recover",
 ]

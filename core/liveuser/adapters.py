@@ -28,16 +28,18 @@ back as a short text result the model can act on.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from .errors import LiveuserError
+from .actions.model import Action, PendingConfirmation
+from .errors import ConfigError, LiveuserError
 from .hookspecs import hookimpl
 from .models import Context, Conversation
 from .pipeline import Pipeline
@@ -208,10 +210,30 @@ async def tool_definitions(pipeline: Pipeline, tenant_name: str) -> list[ToolDef
     except LiveuserError:
         return [builtin_definition()]
     definitions = [builtin_definition(_sources(tenant))]
+    policy = tenant.settings.actions
     for name in sorted(tools):
+        tool = tools[name]
+        if isinstance(tool, Action) and not policy.is_enabled(name):
+            continue  # an action is offered only once the business turns it on
         if name != GET_USER_DATA:
-            definitions.append(_plugin_definition(tools[name]))
+            definitions.append(_plugin_definition(tool))
     return definitions
+
+
+async def enabled_actions(pipeline: Pipeline, tenant_name: str) -> list[str]:
+    """The tenant's actions that are on (installed and enabled), by name."""
+    try:
+        tenant = pipeline.registry.tenant(tenant_name)
+        tools = await tenant.tools()
+    except LiveuserError:
+        return []
+    policy = tenant.settings.actions
+    return sorted(n for n, t in tools.items() if isinstance(t, Action) and policy.is_enabled(n))
+
+
+OnConfirmation = Callable[[PendingConfirmation], Awaitable[None] | None]
+"""The host's hook for a proposed action: show ``summary`` to the customer, word for
+word, beside a confirm button that calls :func:`liveuser.confirm` with its id."""
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -250,12 +272,16 @@ class Binding:
         message_id: str,
         context: Context,
         definitions: list[ToolDefinition],
+        on_confirmation: OnConfirmation | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.conversation = conversation
         self.message_id = message_id
         self.context = context
         self.definitions = tuple(definitions)
+        self.on_confirmation = on_confirmation
+        self.pending: list[PendingConfirmation] = []
+        """Every confirmation proposed through this binding, in order."""
 
     def __repr__(self) -> str:
         return f"<Binding {self.conversation.key!r} message={self.message_id!r}>"
@@ -281,16 +307,23 @@ class Binding:
         """The same conversation bound for its next message: a fresh, metered context."""
         context = await self.pipeline.context_for(self.conversation, message_id)
         return Binding(
-            self.pipeline, self.conversation, message_id, context, list(self.definitions)
+            self.pipeline,
+            self.conversation,
+            message_id,
+            context,
+            list(self.definitions),
+            self.on_confirmation,
         )
 
     async def call(self, tool_call_id: str, name: str, arguments: Any) -> str:
         """Run one tool call for the bound conversation; the result text, metered.
 
         ``arguments`` is the JSON text or the decoded object. A call without
-        an id is metered under a fresh one.
+        an id is metered under a fresh one. A proposed action's confirmation goes
+        to ``on_confirmation`` (and :attr:`pending`); the model reads only that it
+        awaits the customer's confirmation.
         """
-        return await self.pipeline.call_tool(
+        result = await self.pipeline.call_tool_result(
             self.conversation,
             self.message_id,
             # Some OpenAI-compatible servers send no id: meter the call under one of ours.
@@ -298,6 +331,13 @@ class Binding:
             str(name or ""),
             decode_arguments(arguments),
         )
+        if result.pending is not None:
+            self.pending.append(result.pending)
+            if self.on_confirmation is not None:
+                shown = self.on_confirmation(result.pending)
+                if inspect.isawaitable(shown):
+                    await shown
+        return result.text
 
     async def handle_openai_chat(self, tool_call: Any) -> dict[str, Any]:
         """A Chat Completions tool call -> the ``{"role": "tool"}`` message to append."""
@@ -319,14 +359,28 @@ class Binding:
         return {"type": "tool_result", "tool_use_id": use_id, "content": text}
 
 
-async def bind(conversation: Conversation, *, pipeline: Pipeline, message_id: str) -> Binding:
+async def bind(
+    conversation: Conversation,
+    *,
+    pipeline: Pipeline,
+    message_id: str,
+    on_confirmation: OnConfirmation | None = None,
+) -> Binding:
     """Bind ``conversation`` for the message ``message_id``: context, tools, handler.
 
     Builds and meters the context (as :meth:`Pipeline.context_for`) and lists
-    ``get_user_data`` with every plugin tool of the tenant. Never raises for anything the
-    conversation or a back-end gets wrong: the context then says why there is
-    no data, and so does every tool result.
+    ``get_user_data`` with every plugin tool of the tenant and every action it
+    turned on. Never raises for anything the conversation or a back-end gets
+    wrong: the context then says why there is no data, and so does every tool
+    result. A tenant with actions on needs ``on_confirmation`` (the host shows
+    each proposed change to the customer): without it this raises
+    :class:`~liveuser.errors.ConfigError`.
     """
+    if on_confirmation is None and await enabled_actions(pipeline, conversation.tenant):
+        raise ConfigError(
+            f"tenant {conversation.tenant} has actions on: bind(..., on_confirmation=...) must "
+            "show the customer each proposed change to confirm"
+        )
     definitions = await tool_definitions(pipeline, conversation.tenant)
     context = await pipeline.context_for(conversation, message_id)
-    return Binding(pipeline, conversation, message_id, context, definitions)
+    return Binding(pipeline, conversation, message_id, context, definitions, on_confirmation)

@@ -20,7 +20,7 @@ import logging
 import secrets
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,9 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
+from .actions.model import ConfirmResult, PendingConfirmation
+from .actions.policy import ActionPolicy
+from .actions.protocol import confirm
 from .metering import Ledger
 from .models import Channel, Context, Conversation
 from .pipeline import Pipeline
@@ -67,6 +70,8 @@ class DemoStep:
     conversation: Conversation
     tool: tuple[str, dict[str, Any]] | None = None
     """A tool call (name, arguments) the model makes instead of reading the context."""
+    confirm: bool = False
+    """The customer presses Confirm: the host confirms the conversation's last proposal."""
 
 
 @dataclass
@@ -79,6 +84,8 @@ class DemoSandbox:
     steps: list[DemoStep]
     requests: Callable[[], int] = lambda: 0
     """How many requests the plugin's fake has received so far."""
+    actions: list[str] = field(default_factory=list)
+    """Actions the demo tenant turns on for this plugin's steps."""
 
 
 @dataclass
@@ -211,6 +218,10 @@ async def run_demo(console: Console) -> Decimal:
                     host_keys={"demo-1": keys.secret("demo-1").decode()},  # type: ignore[union-attr]
                     deadline_seconds=DEMO_DEADLINE,
                     plugins=plugins,
+                    actions=ActionPolicy(
+                        enabled=[a for s in sandboxes for a in s.actions],
+                        refund_limit=Decimal("100.00"),
+                    ),
                 )
             },
         )
@@ -230,17 +241,37 @@ async def run_demo(console: Console) -> Decimal:
         parts += [(f"{s.plugin} API", s.steps, s.requests) for s in sandboxes]
         total = Decimal("0")
         n = 0
+        proposed: dict[str, PendingConfirmation] = {}
         try:
             for label, steps, requests in parts:
                 for step in steps:
                     n += 1
                     before = requests()
+                    cid = step.conversation.conversation_id
+                    if step.confirm:
+                        pending = proposed.pop(cid)
+                        outcome = await confirm(
+                            step.conversation, pending.confirmation_id, pipeline=pipeline
+                        )
+                        _show_confirmed(console, n, step, outcome, label, requests() - before)
+                        continue
                     if step.tool is not None:
                         name, arguments = step.tool
-                        result = await pipeline.call_tool(
+                        called = await pipeline.call_tool_result(
                             step.conversation, f"m{n}", f"call-{n}", name, arguments
                         )
-                        _show_tool(console, n, step, result, label, requests() - before)
+                        if called.pending is not None:
+                            proposed[cid] = called.pending
+                        _show_tool(console, n, step, called.text, label, requests() - before)
+                        if called.pending is not None:
+                            console.print(
+                                Panel(
+                                    Text(called.pending.summary, overflow="fold"),
+                                    title="what the host shows the customer, beside [Confirm]",
+                                    expand=False,
+                                ),
+                                soft_wrap=False,
+                            )
                         continue
                     ctx = await pipeline.context_for(step.conversation, message_id=f"m{n}")
                     total += ctx.amount
@@ -290,4 +321,18 @@ def _show_tool(
     console.print(
         Panel(Text(result, overflow="fold"), title="what the model receives", expand=False),
         soft_wrap=False,
+    )
+
+
+def _show_confirmed(
+    console: Console, n: int, step: DemoStep, outcome: ConfirmResult, label: str, fetched: int
+) -> None:
+    console.rule(f"{n}. {escape(step.title)}")
+    console.print(
+        f"[bold]{escape(step.who)}[/bold] presses Confirm; the host calls liveuser.confirm(...)"
+    )
+    colour = "green" if outcome.executed else "red"
+    console.print(
+        f"[{colour}]{outcome.status}[/{colour}]: {escape(outcome.message)}\n"
+        f"{label} requests: {fetched} (checked again, changed once, read back)"
     )

@@ -124,7 +124,10 @@ def register_tools() -> Sequence[Tool] | Awaitable[Sequence[Tool] | None] | None
     an identity from the model; its parameters must not include one. A tool
     that looks up a record by number shows it only when it belongs to that
     user, and "not yours" reads the same as "not found". Return ``None`` for
-    no tools.
+    no tools. A write is an :class:`~liveuser.actions.Action`
+    (``Action.create(prepare=..., execute=..., read_back=...)``): offered only
+    once the tenant enables it, the model's call only proposes it, and it runs
+    once, when the host confirms it for the customer (:func:`liveuser.confirm`).
 
     Example::
 

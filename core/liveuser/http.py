@@ -27,14 +27,13 @@ import contextlib
 import email.utils
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx2
 import stamina
-from httpx_aiohttp.httpx2 import AiohttpTransport
 from pydantic import BaseModel, ValidationError
 
 from .budgets import RequestBudget
@@ -153,19 +152,42 @@ class HttpClient:
         budget: RequestBudget | None = None,
     ) -> None:
         self.budget = budget if budget else None
-        limits = httpx2.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self._client = httpx2.AsyncClient(
-            transport=transport or AiohttpTransport(limits=limits),
-            timeout=httpx2.Timeout(DEFAULT_TIMEOUT),
-            follow_redirects=False,
-            # Compressed bodies could expand far past the size cap before it is checked.
-            headers={"Accept-Encoding": "identity"},
-        )
+        self._transport = transport
+        self._max_connections = max_connections
+        self._opened: httpx2.AsyncClient | None = None
+        self._closed = False
+
+    @property
+    def _client(self) -> httpx2.AsyncClient:
+        # Built on first use: importing aiohttp costs a few hundred milliseconds, which a
+        # process that never sends a request (the CLI's help, a settings check) is spared.
+        if self._opened is None:
+            if self._closed:
+                raise RuntimeError("this HttpClient is closed")
+            transport = self._transport
+            if transport is None:
+                from httpx_aiohttp.httpx2 import AiohttpTransport
+
+                limits = httpx2.Limits(
+                    max_connections=self._max_connections,
+                    max_keepalive_connections=self._max_connections,
+                )
+                transport = AiohttpTransport(limits=limits)
+            self._opened = httpx2.AsyncClient(
+                transport=transport,
+                timeout=httpx2.Timeout(DEFAULT_TIMEOUT),
+                follow_redirects=False,
+                # Compressed bodies could expand far past the size cap before it is checked.
+                headers={"Accept-Encoding": "identity"},
+            )
+        return self._opened
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        self._closed = True
+        if self._opened is not None:
+            await self._opened.aclose()
+        elif self._transport is not None:
+            await self._transport.aclose()
         if self.budget is not None:
             await self.budget.aclose()
 
@@ -263,6 +285,7 @@ class HttpClient:
         params: Mapping[str, str] | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
         wait_hint: WaitHint = retry_after,
+        not_found: Collection[int] = (404,),
     ) -> M:
         """GET a vendor's JSON record and validate it into ``model``.
 
@@ -270,6 +293,8 @@ class HttpClient:
         and names ``vendor`` and ``what`` ("Zendesk did not answer about ticket
         7 in time", "ticket 7 was not found in Zendesk", "... refused
         liveuser's credentials (HTTP 401)", a malformed or unexpected answer).
+        ``not_found`` lists the statuses by which the vendor says the record is
+        not there (404; some also use 410 for deleted records).
         """
 
         def fail(reason: str) -> BackendError:
@@ -302,7 +327,7 @@ class HttpClient:
                 f"{vendor} refused liveuser's credentials (HTTP {answer.status}); "
                 "check the settings"
             )
-        if answer.status == 404:
+        if answer.status in not_found:
             raise fail(f"{what} was not found in {vendor}")
         if answer.status != 200:
             raise fail(f"{vendor} answered HTTP {answer.status} about {what}")

@@ -27,6 +27,7 @@ itself. Tool results are metered under the message id ``mcp-<token id>``
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
@@ -43,7 +44,7 @@ from mcp.types import CallToolResult, TextContent
 from mcp.types import Tool as MCPTool
 from starlette.applications import Starlette
 
-from .adapters import tool_definitions
+from .adapters import OnConfirmation, tool_definitions
 from .errors import ConfigError, TokenError
 from .models import Channel, Conversation
 from .pipeline import Pipeline
@@ -74,11 +75,22 @@ Resolver = Callable[["Context[Any, Any]"], Awaitable["tuple[Conversation, str] |
 class LiveuserMCP(MCPServer[Any]):
     """An MCPServer whose tools are the tenant's liveuser tools, run per conversation."""
 
-    def __init__(self, pipeline: Pipeline, tenant: str, resolve: Resolver, **options: Any) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        tenant: str,
+        resolve: Resolver,
+        on_confirmation: OnConfirmation | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(SERVER_NAME, instructions=INSTRUCTIONS, **options)
         self.pipeline = pipeline
         self.tenant = tenant
         self._resolve = resolve
+        self.on_confirmation = on_confirmation
+        """Receives each proposed action's confirmation (else the host reads them with
+        :func:`liveuser.pending_confirmations`); the MCP client only reads that the
+        customer's confirmation is awaited."""
 
     async def list_tools(self) -> list[MCPTool]:
         return [
@@ -96,13 +108,17 @@ class LiveuserMCP(MCPServer[Any]):
             return _text(bound, error=True)
         conversation, message_id = bound
         try:
-            text = await self.pipeline.call_tool(
+            result = await self.pipeline.call_tool_result(
                 conversation, message_id, f"mcp-{uuid.uuid4().hex}", name, arguments
             )
+            if result.pending is not None and self.on_confirmation is not None:
+                shown = self.on_confirmation(result.pending)
+                if inspect.isawaitable(shown):
+                    await shown
         except Exception:  # a broken installation (the ledger): never a path or traceback
             log.exception("MCP tool call %s failed", name)
             return _text("Tools are unavailable right now.", error=True)
-        return _text(text)
+        return _text(result.text)
 
 
 def _text(text: str, *, error: bool = False) -> CallToolResult:
@@ -112,13 +128,18 @@ def _text(text: str, *, error: bool = False) -> CallToolResult:
 # -- stdio: one conversation, bound at launch ---------------------------------
 
 
-def stdio_server(pipeline: Pipeline, conversation: Conversation, message_id: str) -> LiveuserMCP:
+def stdio_server(
+    pipeline: Pipeline,
+    conversation: Conversation,
+    message_id: str,
+    on_confirmation: OnConfirmation | None = None,
+) -> LiveuserMCP:
     """A server whose every tool call runs for ``conversation``, over stdio."""
 
     async def resolve(_: Context[Any, Any]) -> tuple[Conversation, str]:
         return conversation, message_id
 
-    return LiveuserMCP(pipeline, conversation.tenant, resolve)
+    return LiveuserMCP(pipeline, conversation.tenant, resolve, on_confirmation)
 
 
 # -- streamable HTTP: one conversation per verified token ---------------------
@@ -202,7 +223,9 @@ def _bearer(context: Context[Any, Any]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def http_server(pipeline: Pipeline, tenant: str, url: str) -> LiveuserMCP:
+def http_server(
+    pipeline: Pipeline, tenant: str, url: str, on_confirmation: OnConfirmation | None = None
+) -> LiveuserMCP:
     """The server behind :func:`http_app`, for ``tenant``; ``url`` is where it is served."""
     keys = pipeline.registry.tenant(tenant).host_keys
 
@@ -231,17 +254,24 @@ def http_server(pipeline: Pipeline, tenant: str, url: str) -> LiveuserMCP:
         pipeline,
         tenant,
         resolve,
+        on_confirmation,
         token_verifier=McpTokenVerifier(keys, tenant),
         auth=AuthSettings.model_validate({"issuer_url": url, "resource_server_url": None}),
     )
 
 
-def http_app(pipeline: Pipeline, tenant: str, url: str = "http://127.0.0.1") -> Starlette:
+def http_app(
+    pipeline: Pipeline,
+    tenant: str,
+    url: str = "http://127.0.0.1",
+    on_confirmation: OnConfirmation | None = None,
+) -> Starlette:
     """The streamable HTTP app (``/mcp``), stateless, one conversation per verified token.
 
     Run it with uvicorn; its lifespan runs the SDK's session manager.
+    ``on_confirmation`` receives each proposed action's confirmation.
     """
-    return http_server(pipeline, tenant, url).streamable_http_app(
+    return http_server(pipeline, tenant, url, on_confirmation).streamable_http_app(
         stateless_http=True, json_response=True
     )
 

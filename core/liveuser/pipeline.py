@@ -13,9 +13,13 @@ import asyncio
 import logging
 from typing import Any
 
-from .errors import UnknownTenantError
+from .actions.model import Action, ToolResult
+from .actions.protocol import propose
+from .actions.store import ActionStore
+from .errors import LedgerError, LiveuserError, UnknownTenantError
 from .http import deadline
 from .identity import normalize_email
+from .ledger_sqlite import SqliteEngine
 from .metering import Ledger, Pricing
 from .models import (
     Context,
@@ -39,6 +43,23 @@ class Pipeline:
     def __init__(self, registry: Registry, ledger: Ledger) -> None:
         self.registry = registry
         self.ledger = ledger
+        self._action_store: ActionStore | None = None
+
+    @property
+    def action_store(self) -> ActionStore:
+        """The action records, in the ledger's database file (opened on first use)."""
+        if self._action_store is None:
+            if not isinstance(self.ledger.engine, SqliteEngine):
+                raise LedgerError(
+                    f"actions are kept beside a SQLite ledger; {self.ledger.path} is "
+                    "PostgreSQL, which the action store does not use yet"
+                )
+            self._action_store = ActionStore(self.ledger.path)
+        return self._action_store
+
+    @property
+    def _ledger_is_a_file(self) -> bool:
+        return isinstance(self.ledger.engine, SqliteEngine) and self.ledger.path != ":memory:"
 
     def _tenant(self, conversation: Conversation) -> Tenant | Refusal:
         try:
@@ -109,9 +130,12 @@ class Pipeline:
         )
 
     async def forget(self, email: str) -> int:
-        """Erase a person: their ledger records' identity, and every cached datum and
-        verification of theirs in this process. Returns the ledger rows erased."""
+        """Erase a person: their ledger records' identity, their action records, and
+        every cached datum and verification of theirs in this process. Returns the
+        ledger rows and action records erased."""
         erased = await self.ledger.forget(email)
+        if self._action_store is not None or self._ledger_is_a_file:
+            erased += await self.action_store.forget(self.ledger.identity_hash(email))
         for name in self.registry.tenant_names():
             await self.registry.tenant(name).aforget_identity(normalize_email(email))
         return erased
@@ -130,26 +154,53 @@ class Pipeline:
         ``arguments``. Any fault of the model, the conversation or the tool
         comes back as text for the model. ``tool_call_id`` must be the model
         API's id for this call (it keys the ledger); an empty one is a
-        ``ValueError``, a bug in the caller.
+        ``ValueError``, a bug in the caller. An action only proposes here
+        (see :meth:`call_tool_result`, which also returns what the host must
+        show the customer).
+        """
+        return (
+            await self.call_tool_result(conversation, message_id, tool_call_id, name, arguments)
+        ).text
+
+    async def call_tool_result(
+        self,
+        conversation: Conversation,
+        message_id: str,
+        tool_call_id: str,
+        name: str,
+        arguments: Any,
+    ) -> ToolResult:
+        """As :meth:`call_tool`, with the pending confirmation of a proposed action.
+
+        For an :class:`~liveuser.actions.Action`, ``text`` is only "Awaiting the
+        customer's confirmation." and ``pending`` carries the summary the host
+        must show the customer and the id it confirms with
+        (:func:`liveuser.confirm`); nothing is executed.
         """
         if not tool_call_id:
             raise ValueError("call_tool needs the model's tool_call_id")
         tenant = self._tenant(conversation)
         if isinstance(tenant, Refusal):
-            return refusal_text(tenant.reason)
+            return ToolResult(refusal_text(tenant.reason))
         verdict = await _verify(tenant, conversation)
+        result: ToolResult
         if isinstance(verdict, Refusal):
-            text = refusal_text(verdict.reason)
+            result = ToolResult(refusal_text(verdict.reason))
             identity = None
         else:
-            capped = await self._over_cap(tenant)
             silo = Silo(tenant, verdict, conversation.key)
-            text = await silo.run_tool(name, arguments, limit=self._limit(tenant, capped))
+            action = await _action(tenant, name)
+            if action is not None:
+                result = await propose(self, silo, action, arguments)
+            else:
+                capped = await self._over_cap(tenant)
+                limit = self._limit(tenant, capped)
+                result = ToolResult(await silo.run_tool(name, arguments, limit=limit))
             identity = verdict.email
         await self._meter(
-            tenant, conversation.key, message_id, tool_call_id, text, (name,), identity
+            tenant, conversation.key, message_id, tool_call_id, result.text, (name,), identity
         )
-        return text
+        return result
 
     @staticmethod
     def _limit(tenant: Tenant, capped: bool) -> int:
@@ -195,6 +246,15 @@ class Pipeline:
                 price=tenant.settings.price_per_message,
             ),
         )
+
+
+async def _action(tenant: Tenant, name: str) -> Action | None:
+    """The tenant's action called ``name``, if that tool is one."""
+    try:
+        tool = (await tenant.tools()).get(name)
+    except LiveuserError:
+        return None
+    return tool if isinstance(tool, Action) else None
 
 
 async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | Refusal:

@@ -333,6 +333,10 @@ class Registry:
 
         tenant.register(DefaultRenderer())
         tenant.register(BuiltinTools())
+        if settings.actions.http:
+            from .actions.http_action import HttpActions
+
+            tenant.register(HttpActions(settings.actions.http))
         for cls in self.plugin_classes():
             plugin = tenant.build(cls)
             if plugin is not None:

@@ -56,6 +56,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .actions.policy import ActionPolicy
 from .errors import ConfigError
 from .metering import is_database_url
 
@@ -111,6 +112,11 @@ class TenantSettings(BaseModel):
     )
     disabled_plugins: list[str] = Field(
         default_factory=list, description="Installed plugins this tenant does not load."
+    )
+    # -- actions (liveuser.actions.policy): every action is off until enabled here --
+    actions: ActionPolicy = Field(
+        default_factory=ActionPolicy,
+        description="Actions the customer confirms: which are on, refund limit, states.",
     )
 
     @model_validator(mode="after")

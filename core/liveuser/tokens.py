@@ -46,7 +46,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-import jwt
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
 
 from .errors import ConfigError, TokenError
@@ -251,6 +250,8 @@ def mint_token(
     secret = keys.secret(keys.active)
     if secret is None:  # pragma: no cover - KeyRing guarantees the active key exists
         raise ConfigError("the active host key is missing from the key ring")
+    import jwt  # PyJWT imports cryptography: paid by the first token, not by ``import liveuser``
+
     return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": keys.active})
 
 
@@ -340,6 +341,8 @@ def verify_token(
     secret = keys.secret(kid)
     if secret is None:
         raise TokenError(f"token key id {_quote(kid)} is not one of the tenant's host keys")
+    import jwt
+
     try:
         decoded = jwt.decode_complete(
             token,

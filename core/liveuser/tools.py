@@ -35,6 +35,14 @@ _IDENTITY_FIELD = re.compile(
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
+def identity_fields(schema: dict[str, Any]) -> list[str]:
+    """The top-level properties of a JSON schema whose names look like an identity."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return []
+    return [name for name in properties if _IDENTITY_FIELD.search(str(name))]
+
+
 @dataclass(frozen=True)
 class ToolCall:
     """One call of a tool, inside the caller's silo."""
@@ -66,12 +74,11 @@ class Tool:
     def __post_init__(self) -> None:
         if not _TOOL_NAME.match(self.name):
             raise PluginError(f"tool name {self.name!r} must match {_TOOL_NAME.pattern}")
-        for field in self.parameters.model_json_schema().get("properties", {}):
-            if _IDENTITY_FIELD.search(field):
-                raise PluginError(
-                    f"tool {self.name}: parameter {field!r} looks like an identity; "
-                    "tools act only for the silo's verified user"
-                )
+        for field in identity_fields(self.parameters.model_json_schema()):
+            raise PluginError(
+                f"tool {self.name}: parameter {field!r} looks like an identity; "
+                "tools act only for the silo's verified user"
+            )
 
     def with_source(self, source: str) -> Tool:
         return dataclasses.replace(self, source=source)

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
-from liveuser import BackendError, BackendStatusError, BackendTimeout, HttpAnswer, HttpClient
+from liveuser import BackendError, HttpAnswer, HttpClient
 from liveuser.http import retry_after
 
 from .settings import GorgiasSettings
@@ -119,41 +119,18 @@ class GorgiasClient:
         what = f"ticket {ticket_id}"
         url = f"{self._settings.api_base}/api/tickets/{ticket_id}"
         try:
-            answer = await self._http.request(
+            return await self._http.get_model(
                 SOURCE,
-                "GET",
                 url,
+                Ticket,
+                vendor=NAME,
+                what=what,
                 headers=self.headers(),
-                read=True,
                 max_bytes=self._max_bytes,
                 wait_hint=wait_hint,
             )
-        except BackendTimeout:
-            raise GorgiasFailure(f"{NAME} did not answer about {what} in time") from None
-        except BackendStatusError as exc:
-            if exc.status == 429:
-                raise GorgiasFailure(
-                    f"{NAME} is rate limiting liveuser (HTTP 429) and asked to wait past "
-                    "the deadline"
-                ) from None
-            raise GorgiasFailure(
-                f"{NAME} failed to answer about {what} (HTTP {exc.status})"
-            ) from None
         except BackendError as exc:
-            raise GorgiasFailure(f"{NAME} could not be reached ({exc.reason})") from None
-        if answer.status in (401, 403):
-            raise GorgiasFailure(
-                f"{NAME} refused liveuser's credentials (HTTP {answer.status}); check the settings"
-            )
-        if answer.status == 404:
-            raise GorgiasFailure(f"{what} was not found in {NAME}")
-        if answer.status != 200:
-            raise GorgiasFailure(f"{NAME} answered HTTP {answer.status} about {what}")
-        try:
-            data = answer.json()
-        except BackendError:
-            raise GorgiasFailure(f"{NAME} answered malformed JSON about {what}") from None
-        return parse_ticket(data, what)
+            raise GorgiasFailure(exc.reason) from None
 
 
 def parse_ticket(data: Any, what: str = "the ticket") -> Ticket:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError, field_validator
 
-from liveuser import BackendError, BackendStatusError, BackendTimeout, HttpAnswer, HttpClient
+from liveuser import BackendError, HttpAnswer, HttpClient
 from liveuser.http import retry_after
 
 from .settings import IntercomSettings
@@ -147,43 +147,20 @@ class IntercomClient:
 
     async def _get(self, url: str, params: dict[str, str] | None, what: str, model: type[M]) -> M:
         try:
-            answer = await self._http.request(
+            return await self._http.get_model(
                 SOURCE,
-                "GET",
                 url,
-                params=params,
+                model,
+                vendor="Intercom",
+                what=what,
                 headers=self.headers(),
-                read=True,
+                params=params,
                 max_bytes=self._max_bytes,
                 wait_hint=wait_hint,
+                not_found=(404, 410),  # 410: deleted or archived
             )
-        except BackendTimeout:
-            raise IntercomFailure(f"Intercom did not answer about {what} in time") from None
-        except BackendStatusError as exc:
-            if exc.status == 429:
-                raise IntercomFailure(
-                    "Intercom is rate limiting liveuser (HTTP 429) and asked to wait past "
-                    "the deadline"
-                ) from None
-            raise IntercomFailure(
-                f"Intercom failed to answer about {what} (HTTP {exc.status})"
-            ) from None
         except BackendError as exc:
-            raise IntercomFailure(f"Intercom could not be reached ({exc.reason})") from None
-        if answer.status in (401, 403):
-            raise IntercomFailure(
-                f"Intercom refused liveuser's access token (HTTP {answer.status}); "
-                "check the settings"
-            )
-        if answer.status in (404, 410):
-            raise IntercomFailure(f"{what} was not found in Intercom (deleted or archived?)")
-        if answer.status != 200:
-            raise IntercomFailure(f"Intercom answered HTTP {answer.status} about {what}")
-        try:
-            data = answer.json()
-        except BackendError:
-            raise IntercomFailure(f"Intercom answered malformed JSON about {what}") from None
-        return parse(model, data, what)
+            raise IntercomFailure(exc.reason) from None
 
 
 def parse(model: type[M], data: Any, what: str) -> M:

@@ -44,7 +44,7 @@ async def test_wrong_access_token_is_a_refusal(make_setup: SetupFactory) -> None
         conversation=conv(seed.EMAIL_VERIFIED)
     )
     assert isinstance(result, Refusal)
-    assert "refused liveuser's access token (HTTP 401)" in result.reason
+    assert "Intercom refused liveuser's credentials (HTTP 401)" in result.reason
 
 
 async def test_rate_limit_within_the_deadline_is_waited_out(

@@ -117,8 +117,14 @@ class ShopifyClient:
         self.last_cost: dict[str, Any] | None = None
         """``extensions.cost`` of the last answer (query cost and bucket)."""
 
-    async def query(self, operation: str, variables: dict[str, Any]) -> dict[str, Any]:
-        """Run the named document; return its ``data`` or raise :class:`ShopifyError`."""
+    async def query(
+        self, operation: str, variables: dict[str, Any], *, read: bool = True
+    ) -> dict[str, Any]:
+        """Run the named document; return its ``data`` or raise :class:`ShopifyError`.
+
+        ``read=False`` marks a mutation: never retried on a 5xx or a transport
+        error (a throttled answer ran nothing, so it is still waited out).
+        """
         payload = {
             "query": DOCUMENTS[operation],
             "operationName": operation,
@@ -130,7 +136,7 @@ class ShopifyClient:
             "Accept": "application/json",
         }
         for _ in range(MAX_THROTTLE_WAITS + 1):
-            body = await self._post(payload, headers)
+            body = await self._post(payload, headers, read=read)
             cost = (
                 (body.get("extensions") or {}) if isinstance(body.get("extensions"), dict) else {}
             )
@@ -141,7 +147,9 @@ class ShopifyClient:
             await self._wait_out(body)
         raise ShopifyError("Shopify kept throttling the query")
 
-    async def _post(self, payload: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    async def _post(
+        self, payload: dict[str, Any], headers: dict[str, str], *, read: bool
+    ) -> dict[str, Any]:
         try:
             answer = await self._http.request(
                 SOURCE,
@@ -149,7 +157,7 @@ class ShopifyClient:
                 self._settings.graphql_url,
                 json=payload,
                 headers=headers,
-                read=True,
+                read=read,
                 max_bytes=self._max_bytes,
                 wait_hint=_answer_wait,
             )

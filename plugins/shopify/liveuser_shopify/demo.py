@@ -14,7 +14,16 @@ from liveuser.demo import DemoContext, DemoSandbox, DemoStep
 from liveuser.sandbox import serve
 from liveuser.tokens import Purpose, mint_token
 
+from .actions import CANCEL, CHANGE_ADDRESS, REFUND
 from .fake import create_fake_shopify, fake_settings, schema, seed
+
+NEW_ADDRESS = {
+    "order_number": seed.UNFULFILLED,
+    "address1": "5 Avenida da Liberdade",
+    "city": "Lisboa",
+    "zip": "1250-096",
+    "country_code": "PT",
+}
 
 
 def demo(context: DemoContext) -> DemoSandbox:
@@ -31,6 +40,7 @@ def demo(context: DemoContext) -> DemoSandbox:
         *,
         token: bool = True,
         tool: tuple[str, dict[str, Any]] | None = None,
+        confirm: bool = False,
     ) -> DemoStep:
         claims = {}
         if token:
@@ -38,7 +48,7 @@ def demo(context: DemoContext) -> DemoSandbox:
                 context.host_keys, tenant="default", purpose=Purpose.identity, subject=email
             )
         conv = Conversation(channel=Channel.host, conversation_id=cid, claims=claims)
-        return DemoStep(title, question, email, conv, tool)
+        return DemoStep(title, question, email, conv, tool, confirm)
 
     steps = [
         host(
@@ -86,6 +96,34 @@ def demo(context: DemoContext) -> DemoSandbox:
             tool=("order_status", {"order_number": seed.UNFULFILLED}),
         ),
         host(
+            "Action proposed: the model asks to change the shipping address (nothing changes yet)",
+            "Please send order #1045 to my new flat in Lisbon, 5 Avenida da Liberdade, 1250-096.",
+            seed.BRUNO,
+            "shopify-chat-2",
+            tool=(CHANGE_ADDRESS, NEW_ADDRESS),
+        ),
+        host(
+            "The model tries to confirm the change by itself: refused, nothing sent",
+            "Yes, do it.",
+            seed.BRUNO,
+            "shopify-chat-2",
+            tool=(CHANGE_ADDRESS, {**NEW_ADDRESS, "confirm": True, "confirmation_id": "c-1"}),
+        ),
+        host(
+            "The customer confirms: executed once, then read back from Shopify",
+            "(presses Confirm)",
+            seed.BRUNO,
+            "shopify-chat-2",
+            confirm=True,
+        ),
+        host(
+            "Verified: the order now ships to Lisboa",
+            f"Where will order {seed.UNFULFILLED} be delivered?",
+            seed.BRUNO,
+            "shopify-chat-2",
+            tool=("order_status", {"order_number": seed.UNFULFILLED}),
+        ),
+        host(
             "Refused: no identity token, so Shopify is never asked",
             "Where is my order?",
             seed.ALICE,
@@ -98,4 +136,5 @@ def demo(context: DemoContext) -> DemoSandbox:
         settings=fake_settings(url),
         steps=steps,
         requests=lambda: int(app.state.requests),
+        actions=[CHANGE_ADDRESS, CANCEL, REFUND],
     )

@@ -27,6 +27,7 @@ from liveuser import (
 )
 from liveuser.webhooks import SeenDeliveries
 
+from .actions import ShopifyActions
 from .client import ShopifyClient
 from .orders import customer_of, same_order_name, summary
 from .settings import ShopifySettings
@@ -116,6 +117,8 @@ class ShopifyPlugin(Plugin[ShopifySettings]):
                 parameters=StockQuery,
                 run=self.check_stock,
             ),
+            # Offered to the model only once the tenant enables them ([tenants.x.actions]).
+            *ShopifyActions(self).all(),
         ]
 
     async def order_status(self, call: ToolCall) -> UserData | None:

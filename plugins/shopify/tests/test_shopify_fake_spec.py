@@ -106,14 +106,15 @@ mutation Cancel($id: ID!) {
 }
 """
 READ_BACK = '{ order(id: "gid://shopify/Order/5850000000045") { cancelledAt cancelReason closed } }'
+JOB = "query Job($id: ID!) { job(id: $id) { id done } }"
 UPDATE = """
 mutation Update($input: OrderInput!) {
   orderUpdate(input: $input) { order { shippingAddress { city } } userErrors { field message } }
 }
 """
 REFUND = """
-mutation Refund($input: RefundInput!) {
-  refundCreate(input: $input) {
+mutation Refund($input: RefundInput!, $key: String!) {
+  refundCreate(input: $input) @idempotent(key: $key) {
     refund { totalRefundedSet { shopMoney { amount } } }
     order { displayFinancialStatus }
     userErrors { field message }
@@ -125,7 +126,12 @@ mutation Refund($input: RefundInput!) {
 async def test_order_action_mutations_run_against_the_schema(fake: Fake) -> None:
     gid = "gid://shopify/Order/5850000000045"
     _, body = await _post(fake, CANCEL, {"id": gid})
-    assert body["data"]["orderCancel"]["job"]["done"] is False
+    job = body["data"]["orderCancel"]["job"]
+    assert job["done"] is False
+    _, read = await _post(fake, READ_BACK)
+    assert read["data"]["order"]["cancelledAt"] is None  # the Job has not run yet
+    polls = [(await _post(fake, JOB, {"id": job["id"]}))[1] for _ in range(2)]
+    assert [p["data"]["job"]["done"] for p in polls] == [False, True]
     _, read = await _post(fake, READ_BACK)
     assert read["data"]["order"]["cancelReason"] == "CUSTOMER"
     _, again = await _post(fake, CANCEL, {"id": gid})
@@ -137,7 +143,18 @@ async def test_order_action_mutations_run_against_the_schema(fake: Fake) -> None
     )
     assert updated["data"]["orderUpdate"]["order"]["shippingAddress"]["city"] == "Braga"
     transaction = {"orderId": gid, "amount": "129.00", "gateway": "manual", "kind": "REFUND"}
-    _, refunded = await _post(
-        fake, REFUND, {"input": {"orderId": gid, "transactions": [transaction]}}
-    )
+    refund = {"input": {"orderId": gid, "transactions": [transaction]}, "key": "k-1"}
+    _, refunded = await _post(fake, REFUND, refund)
     assert refunded["data"]["refundCreate"]["order"]["displayFinancialStatus"] == "REFUNDED"
+    _, replayed = await _post(fake, REFUND, refund)  # the same key: the same refund, once
+    assert replayed["data"] == refunded["data"]
+    assert [m for m, _ in fake.app.state.shop.applied].count("refundCreate") == 1
+
+
+async def test_refund_without_an_idempotency_key_is_refused_like_2026_04(fake: Fake) -> None:
+    unkeyed = REFUND.replace("@idempotent(key: $key)", "").replace(", $key: String!", "")
+    _, body = await _post(
+        fake, unkeyed, {"input": {"orderId": "gid://shopify/Order/5850000000045"}}
+    )
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert fake.app.state.shop.applied == []

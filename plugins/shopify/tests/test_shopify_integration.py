@@ -9,7 +9,19 @@ from pathlib import Path
 
 from conftest import Fake, SetupFactory, host_conversation
 
-from liveuser import NOT_FOUND, Channel, Ledger, Pipeline, Registry, Settings, TenantSettings
+from liveuser import (
+    AWAITING,
+    NOT_FOUND,
+    ActionPolicy,
+    Channel,
+    Ledger,
+    PendingConfirmation,
+    Pipeline,
+    Registry,
+    Settings,
+    TenantSettings,
+    confirm,
+)
 from liveuser.demo import DemoContext
 from liveuser.host import HostConnector
 from liveuser.tokens import KeyRing
@@ -86,23 +98,34 @@ async def test_demo_steps_answer_with_one_request_per_customer(tmp_path: Path) -
             ledger=tmp_path / "ledger.sqlite3",
             tenants={
                 "default": TenantSettings(
-                    host_keys={"d": secret}, plugins={"shopify": sandbox.settings}
+                    host_keys={"d": secret},
+                    plugins={"shopify": sandbox.settings},
+                    actions=ActionPolicy(enabled=sandbox.actions),
                 )
             },
         )
         registry = Registry(settings, discover=False, builtins=[HostConnector, ShopifyPlugin])
         ledger = Ledger(settings.ledger, b"k" * 32)
         pipeline = Pipeline(registry, ledger)
-        counts, texts = [], []
+        counts: list[int] = []
+        texts: list[str | None] = []
+        pending: PendingConfirmation | None = None
         try:
             for n, step in enumerate(sandbox.steps):
                 before = sandbox.requests()
-                if step.tool is not None:
+                if step.confirm:
+                    assert pending is not None
+                    outcome = await confirm(
+                        step.conversation, pending.confirmation_id, pipeline=pipeline
+                    )
+                    texts.append(f"{outcome.status}: {outcome.message}")
+                elif step.tool is not None:
                     name, arguments = step.tool
-                    text = await pipeline.call_tool(
+                    result = await pipeline.call_tool_result(
                         step.conversation, f"m{n}", f"t{n}", name, arguments
                     )
-                    texts.append(text)
+                    pending = result.pending or pending
+                    texts.append(result.text)
                 else:
                     ctx = await pipeline.context_for(step.conversation, message_id=f"m{n}")
                     texts.append(ctx.text if ctx.verified else None)
@@ -110,8 +133,14 @@ async def test_demo_steps_answer_with_one_request_per_customer(tmp_path: Path) -
         finally:
             await registry.aclose()
             await ledger.aclose()
-    assert counts == [1, 0, 0, 1, 1, 1, 1, 0]
+    assert counts == [1, 0, 0, 1, 1, 1, 1, 1, 0, 3, 1, 0]
     assert texts[0] is not None and "estimated delivery" in texts[0] and "DHL" in texts[0]
     assert texts[5] is not None and "#1042" in texts[5]  # her own order, by number
     assert texts[6] == NOT_FOUND  # Bruno's order, asked from Alice's conversation
+    assert texts[7] == AWAITING  # the address change, proposed
+    assert texts[8] is not None and texts[8].startswith("Invalid arguments")  # self-confirm
+    assert texts[9] == (
+        "executed: Order #1045 now ships to 5 Avenida da Liberdade, 1250-096 Lisboa, PT."
+    )
+    assert texts[10] is not None and "ship to: Lisboa, PT" in texts[10]
     assert texts[-1] is None

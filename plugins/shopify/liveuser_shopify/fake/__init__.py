@@ -4,7 +4,7 @@
 and a JSON body ``{"query", "variables", "operationName"}``, executed by
 graphql-core over the vendored schema subset (``shopify-admin.graphql``,
 version 2026-07): queries ``customer``, ``customerByIdentifier``,
-``customers``, ``order``, ``orders``, ``products``, ``productVariants``, and
+``customers``, ``order``, ``orders``, ``products``, ``productVariants``, ``job``, and
 the order-action mutations ``orderCancel``, ``orderUpdate``, ``refundCreate``.
 
 What it copies from Shopify: a wrong token is 401 ``{"errors": "[API] Invalid
@@ -21,15 +21,20 @@ terms, ANDed.
 
 Test hooks: ``app.state.requests`` counts requests, ``app.state.log`` lists
 operation names, ``app.state.faults`` is a list of faults for the next
-requests (``"500"``, ``"503"``, ``"malformed"``, ``"throttled"``).
+requests (``"500"``, ``"503"``, ``"malformed"``, ``"throttled"``);
+``app.state.mutation_faults`` the same for the next mutations only (``"500"``
+before anything changes, ``"500-after"`` once the change took effect);
+``app.state.shop.applied`` lists every change a mutation made, and
+``app.state.shop.job_polls`` how many polls a cancellation Job takes.
 Nothing here is secret: the token and client secret are demo strings.
 """
 
+import functools
 import json
 import time
 from typing import Any, Final
 
-from graphql import GraphQLError, execute_sync, parse, validate
+from graphql import DocumentNode, GraphQLError, execute_sync, parse, validate
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -84,6 +89,13 @@ def _located(error: GraphQLError, code: str) -> dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(query: str) -> tuple[DocumentNode, tuple[GraphQLError, ...]]:
+    """Parse and validate once per query text: a client sends the same few documents."""
+    document = parse(query)
+    return document, tuple(validate(schema(), document))
+
+
 def create_fake_shopify() -> Starlette:
     """A fresh fake shop (its own records, counters and bucket)."""
     shop = Shop()
@@ -124,10 +136,9 @@ def create_fake_shopify() -> Starlette:
             return JSONResponse({"errors": "Bad Request"}, status_code=400)
         state.log.append(operation)
         try:
-            document = parse(query)
+            document, problems = _parsed(query)
         except GraphQLError as exc:
             return JSONResponse({"errors": [_located(exc, "PARSE_ERROR")]})
-        problems = validate(schema(), document)
         if problems:
             return JSONResponse(
                 {
@@ -180,6 +191,15 @@ def create_fake_shopify() -> Starlette:
                 status_code=state.throttle_status,
             )
         is_mutation = "mutation" in query.split("{", 1)[0]
+        mutation_fault = (
+            state.mutation_faults.pop(0) if is_mutation and state.mutation_faults else None
+        )
+        if mutation_fault in ("500", "502", "503"):
+            return Response(
+                "<html>Internal error</html>",
+                status_code=int(mutation_fault),
+                media_type="text/html",
+            )
         result = execute_sync(
             schema(),
             document,
@@ -209,6 +229,8 @@ def create_fake_shopify() -> Starlette:
                 "throttleStatus": _bucket(state),
             }
         }
+        if mutation_fault == "500-after":  # applied, but the answer is lost
+            return Response("<html>Internal error</html>", status_code=500, media_type="text/html")
         return JSONResponse(out)
 
     app = Starlette(
@@ -218,6 +240,7 @@ def create_fake_shopify() -> Starlette:
     app.state.requests = 0
     app.state.log = []
     app.state.faults = []
+    app.state.mutation_faults = []
     app.state.maximum = 2000.0
     app.state.restore_rate = 100.0
     app.state.available = 2000.0
@@ -238,6 +261,7 @@ def reset(app: Starlette) -> None:
     """Fresh records, a full bucket and no pending faults (between tests)."""
     app.state.shop.__init__()
     app.state.faults = []
+    app.state.mutation_faults = []
     app.state.available = app.state.maximum = 2000.0
     app.state.restore_rate = 100.0
     app.state.refilled = time.monotonic()

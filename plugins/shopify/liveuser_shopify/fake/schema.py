@@ -1,4 +1,4 @@
-"""The vendored Admin schema subset, built once per process."""
+"""The vendored Admin schema subset, plus the action extensions, built once per process."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from graphql import GraphQLSchema, build_schema
 
 @functools.cache
 def schema() -> GraphQLSchema:
-    """The vendored Admin schema subset (built once per process)."""
-    text = files(__package__).joinpath("shopify-admin.graphql").read_text(encoding="utf-8")
-    return build_schema(text)
+    """The vendored Admin schema subset and ``extensions.graphql`` (built once per process)."""
+    package = files(__package__)
+    text = package.joinpath("shopify-admin.graphql").read_text(encoding="utf-8")
+    extensions = package.joinpath("extensions.graphql").read_text(encoding="utf-8")
+    return build_schema(text + "\n" + extensions)

@@ -53,6 +53,7 @@ def _line(
     sku: str,
     qty: int,
     *,
+    price: str,
     variant: str | None = None,
     current: int | None = None,
     unfulfilled: int = 0,
@@ -67,6 +68,7 @@ def _line(
         "currentQuantity": qty if current is None else current,
         "unfulfilledQuantity": unfulfilled,
         "variant": None,
+        "originalUnitPriceSet": _money(price),
     }
 
 
@@ -128,6 +130,8 @@ def _fo(
 def _address(city: str, country: str, province: str | None = None) -> dict[str, Any]:
     return {
         "id": _gid("MailingAddress", abs(hash(city)) % 10_000),
+        "address1": f"1 Rua {city}" if country == "PT" else f"1 rue de {city}",
+        "address2": None,
         "city": city,
         "province": None,
         "provinceCode": province,
@@ -179,6 +183,15 @@ def _order(
         "fulfillments": fulfillments or [],
         "fulfillmentOrders": fulfillment_orders or [],
         "refunds": refunds or [],
+        "transactions": [
+            {
+                "id": _gid("OrderTransaction", n),
+                "gateway": "shopify_payments",
+                "kind": "SALE",
+                "status": "SUCCESS",
+                "amountSet": _money(total),
+            }
+        ],
     }
 
 
@@ -218,7 +231,11 @@ def customers() -> list[dict[str, Any]]:
                 fulfillment="FULFILLED",
                 total="64.90",
                 address=lyon,
-                lines=[_line(1, "Merino Crew Sweater", "MCS-M-NVY", 1, variant="M / Navy")],
+                lines=[
+                    _line(
+                        1, "Merino Crew Sweater", "MCS-M-NVY", 1, price="64.90", variant="M / Navy"
+                    )
+                ],
                 fulfillments=[
                     _fulfillment(
                         5120093700275,
@@ -242,7 +259,7 @@ def customers() -> list[dict[str, Any]]:
                 fulfillment="FULFILLED",
                 total="24.00",
                 address=lyon,
-                lines=[_line(2, "Wool Beanie", "WB-001", 2)],
+                lines=[_line(2, "Wool Beanie", "WB-001", 2, price="12.00")],
                 fulfillments=[
                     _fulfillment(
                         5110000000001,
@@ -269,7 +286,7 @@ def customers() -> list[dict[str, Any]]:
                 address=lyon,
                 cancelled=at(-25),
                 cancel_reason="CUSTOMER",
-                lines=[_line(3, "Wool Beanie", "WB-001", 1, current=0)],
+                lines=[_line(3, "Wool Beanie", "WB-001", 1, price="19.90", current=0)],
                 fulfillment_orders=[_fo(3, "CLOSED")],
                 refunds=[
                     {
@@ -296,7 +313,7 @@ def customers() -> list[dict[str, Any]]:
                 fulfillment="UNFULFILLED",
                 total="129.00",
                 address=porto,
-                lines=[_line(4, "Espresso Grinder", "EG-200", 1, unfulfilled=1)],
+                lines=[_line(4, "Espresso Grinder", "EG-200", 1, price="129.00", unfulfilled=1)],
                 fulfillment_orders=[
                     _fo(
                         4, "OPEN", low=at(3, hour=9), high=at(6, hour=18), fulfill_by=at(1, hour=17)
@@ -312,8 +329,10 @@ def customers() -> list[dict[str, Any]]:
                 total="89.80",
                 address=porto,
                 lines=[
-                    _line(5, "Merino Crew Sweater", "MCS-L-NVY", 1, variant="L / Navy"),
-                    _line(6, "Wool Beanie", "WB-001", 1, unfulfilled=1),
+                    _line(
+                        5, "Merino Crew Sweater", "MCS-L-NVY", 1, price="64.90", variant="L / Navy"
+                    ),
+                    _line(6, "Wool Beanie", "WB-001", 1, price="24.90", unfulfilled=1),
                 ],
                 fulfillments=[
                     _fulfillment(
@@ -342,7 +361,11 @@ def customers() -> list[dict[str, Any]]:
                 total="64.90",
                 address=porto,
                 return_status="RETURNED",
-                lines=[_line(7, "Merino Crew Sweater", "MCS-M-NVY", 1, variant="M / Navy")],
+                lines=[
+                    _line(
+                        7, "Merino Crew Sweater", "MCS-M-NVY", 1, price="64.90", variant="M / Navy"
+                    )
+                ],
                 fulfillments=[
                     _fulfillment(
                         5110000000036,

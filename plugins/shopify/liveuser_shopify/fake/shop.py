@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLError
+from graphql.execution.values import get_directive_values
 
 from . import seed
 from .search import CUSTOMER_SEARCH, ORDER_SEARCH, PRODUCT_SEARCH, VARIANT_SEARCH, matches
@@ -66,7 +68,12 @@ class Shop:
     def __init__(self) -> None:
         self.customers = seed.customers()
         self.products = seed.products()
-        self.jobs = 0
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.job_polls = 2
+        """How many polls of ``job(id:)`` until a cancellation is done."""
+        self.refunds_by_key: dict[str, Resolved] = {}
+        self.applied: list[tuple[str, str]] = []
+        """(mutation, order id) for every change that took effect, in order."""
 
     # views: plain dicts whose argument-taking fields are callables
     def customer(self, c: dict[str, Any]) -> Resolved:
@@ -105,6 +112,7 @@ class Shop:
             a,
         )
         view["refunds"] = lambda _info, first=None: _first(o["refunds"], first)
+        view["transactions"] = lambda _info, first=None: _first(o["transactions"], first)
         return view
 
     @staticmethod
@@ -209,9 +217,17 @@ class Shop:
             "orders": orders,
             "products": products,
             "productVariants": variants,
+            "job": lambda _info, id: self.poll_job(id),
         }
 
     def mutation_root(self) -> Resolved:
+        """``orderCancel`` (a Job, applied when polled done), ``orderUpdate`` (the shipping
+        address) and ``refundCreate`` (line items, deduplicated by its ``@idempotent`` key).
+
+        Like Shopify, none of them asks whose order it is: that guard is the caller's.
+        Every change that takes effect is appended to :attr:`applied`.
+        """
+
         def order_cancel(
             _info: Any,
             orderId: str,
@@ -220,7 +236,10 @@ class Shop:
             **_: Any,
         ) -> Resolved:
             found = self.find_order(orderId)
-            if found is None or found[0]["cancelledAt"] is not None:
+            pending = found is not None and any(
+                j["order"] is found[0] and not j["done"] for j in self.jobs.values()
+            )
+            if found is None or found[0]["cancelledAt"] is not None or pending:
                 error = {
                     "field": ["orderId"],
                     "message": "Order not found"
@@ -233,11 +252,21 @@ class Shop:
                     "orderCancelUserErrors": [error],
                     "userErrors": [{k: error[k] for k in ("field", "message")}],
                 }
-            o = found[0]
-            o.update(cancelledAt=seed.at(0), cancelReason=reason, closed=True, closedAt=seed.at(0))
-            self.jobs += 1
+            if found[0]["displayFulfillmentStatus"] == "FULFILLED":
+                error = {
+                    "field": ["orderId"],
+                    "message": "Cannot cancel a fulfilled order",
+                    "code": "INVALID",
+                }
+                return {
+                    "job": None,
+                    "orderCancelUserErrors": [error],
+                    "userErrors": [{k: error[k] for k in ("field", "message")}],
+                }
+            job_id = f"gid://shopify/Job/{len(self.jobs) + 1}"
+            self.jobs[job_id] = {"order": found[0], "reason": reason, "polls": 0, "done": False}
             return {
-                "job": {"id": f"gid://shopify/Job/{self.jobs}", "done": False},
+                "job": {"id": job_id, "done": False},
                 "orderCancelUserErrors": [],
                 "userErrors": [],
             }
@@ -252,15 +281,42 @@ class Shop:
             o, c = found
             address = input.get("shippingAddress")
             if address:
+                if address.get("countryCode") and address["countryCode"] not in _COUNTRIES:
+                    return {
+                        "order": None,
+                        "userErrors": [
+                            {
+                                "field": ["shippingAddress", "countryCode"],
+                                "message": "Country is not supported",
+                            }
+                        ],
+                    }
+                fields = ("address1", "address2", "city", "zip", "provinceCode")
                 o["shippingAddress"] = {
                     **o["shippingAddress"],
-                    **{k: v for k, v in address.items() if k in ("city", "zip", "provinceCode")},
+                    **{k: address.get(k) for k in fields},
                 }
                 if address.get("countryCode"):
                     o["shippingAddress"]["countryCodeV2"] = address["countryCode"]
+                    o["shippingAddress"]["countryCode"] = address["countryCode"]
+                self.applied.append(("orderUpdate", o["id"]))
             return {"order": self.order(o, c), "userErrors": []}
 
-        def refund_create(_info: Any, input: Mapping[str, Any]) -> Resolved:
+        def refund_create(info: Any, input: Mapping[str, Any]) -> Resolved:
+            key = _idempotency_key(info)
+            if key is None:
+                raise GraphQLError(
+                    "refundCreate requires an idempotency key (@idempotent directive)",
+                    extensions={"code": "BAD_REQUEST"},
+                )
+            if key in self.refunds_by_key:
+                return self.refunds_by_key[key]
+            result = _refund(input)
+            if not result["userErrors"]:
+                self.refunds_by_key[key] = result
+            return result
+
+        def _refund(input: Mapping[str, Any]) -> Resolved:
             found = self.find_order(input["orderId"])
             if found is None:
                 return {
@@ -269,19 +325,59 @@ class Shop:
                     "userErrors": [{"field": ["orderId"], "message": "Order does not exist"}],
                 }
             o, c = found
-            amount = sum(float(t["amount"]) for t in input.get("transactions") or [])
+            lines = {line["id"]: line for line in o["lineItems"]}
+            wanted = list(input.get("refundLineItems") or [])
+            for i, item in enumerate(wanted):
+                line = lines.get(item["lineItemId"])
+                if line is None:
+                    return _refund_error(
+                        ["refundLineItems", str(i), "lineItemId"], "Line item does not exist"
+                    )
+                if not 0 < item["quantity"] <= line["currentQuantity"]:
+                    return _refund_error(
+                        ["refundLineItems", str(i), "quantity"],
+                        "Quantity cannot refund more items than were purchased",
+                    )
+            money = Decimal("0")
+            sales = {t["id"] for t in o["transactions"] if t["kind"] == "SALE"}
+            for i, transaction in enumerate(input.get("transactions") or []):
+                if transaction["kind"] != "REFUND" or (
+                    transaction.get("parentId") and transaction["parentId"] not in sales
+                ):
+                    return _refund_error(
+                        ["transactions", str(i), "parentId"], "Transaction parent is invalid"
+                    )
+                money += Decimal(str(transaction["amount"]))
+            refundable = Decimal(o["currentTotalPriceSet"]["shopMoney"]["amount"])
+            if money > refundable:
+                return _refund_error(
+                    ["transactions"], f"Refund amount exceeds the refundable amount {refundable}"
+                )
+            if not wanted and money <= 0:
+                return _refund_error(["refundLineItems"], "Nothing to refund")
+            for item in wanted:
+                lines[item["lineItemId"]]["currentQuantity"] -= item["quantity"]
             refund = {
                 "id": f"gid://shopify/Refund/{9000 + len(o['refunds'])}",
                 "createdAt": seed.at(0),
                 "note": input.get("note"),
-                "totalRefundedSet": seed._money(f"{amount:.2f}"),
+                "totalRefundedSet": seed._money(f"{money:.2f}"),
             }
             o["refunds"].append(refund)
-            total = float(o["totalPriceSet"]["shopMoney"]["amount"])
-            refunded = sum(
-                float(r["totalRefundedSet"]["shopMoney"]["amount"]) for r in o["refunds"]
-            )
-            o["displayFinancialStatus"] = "REFUNDED" if refunded >= total else "PARTIALLY_REFUNDED"
+            if money > 0:
+                o["transactions"].append(
+                    {
+                        "id": f"gid://shopify/OrderTransaction/{8000 + len(o['transactions'])}",
+                        "gateway": "shopify_payments",
+                        "kind": "REFUND",
+                        "status": "SUCCESS",
+                        "amountSet": seed._money(f"{money:.2f}"),
+                    }
+                )
+            left = refundable - money
+            o["currentTotalPriceSet"] = seed._money(f"{max(left, Decimal(0)):.2f}")
+            o["displayFinancialStatus"] = "REFUNDED" if left <= 0 else "PARTIALLY_REFUNDED"
+            self.applied.append(("refundCreate", o["id"]))
             return {"order": self.order(o, c), "refund": refund, "userErrors": []}
 
         return {
@@ -289,3 +385,32 @@ class Shop:
             "orderUpdate": order_update,
             "refundCreate": refund_create,
         }
+
+    def poll_job(self, job_id: str) -> Resolved | None:
+        """A Job as ``job(id:)`` answers it; the cancellation lands when it is done."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return None
+        job["polls"] += 1
+        if not job["done"] and job["polls"] >= self.job_polls:
+            job["done"] = True
+            o = job["order"]
+            when = seed.at(0)
+            o.update(cancelledAt=when, cancelReason=job["reason"], closed=True, closedAt=when)
+            self.applied.append(("orderCancel", o["id"]))
+        return {"id": job_id, "done": job["done"]}
+
+
+_COUNTRIES = frozenset({"FR", "PT", "DE", "ES", "IT", "BE", "NL", "GB", "US", "CA"})
+
+
+def _refund_error(field: list[str], message: str) -> Resolved:
+    return {"order": None, "refund": None, "userErrors": [{"field": field, "message": message}]}
+
+
+def _idempotency_key(info: Any) -> str | None:
+    """The ``@idempotent(key:)`` on the mutation field, if any."""
+    directive = info.schema.get_directive("idempotent")
+    values = get_directive_values(directive, info.field_nodes[0], info.variable_values)
+    key = (values or {}).get("key")
+    return key if isinstance(key, str) and key else None

@@ -1,0 +1,406 @@
+"""Actions over the generic HTTP back-end: the two-step protocol, exactly once, everywhere.
+
+The business endpoint is ``liveuser.actions.example_endpoint``, served on
+127.0.0.1; the model-side integrations are the real OpenAI, Anthropic and MCP
+shapes (the MCP server runs in-process through the SDK's client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from mcp import Client
+from starlette.applications import Starlette
+
+import liveuser
+from liveuser import AWAITING, NOT_FOUND, ConfigError, Ledger, PendingConfirmation, bind
+from liveuser.actions import ActionStore, State, binding_hash
+from liveuser.actions.example_endpoint import PAUSE, create_action_endpoint, pause_action_settings
+from liveuser.mcp_server import stdio_server
+from liveuser.metering import SCHEMA_VERSION
+from liveuser.sandbox import ANN_EMAIL, serve
+from liveuser.settings import load_settings
+
+from .conftest import PipelineFactory, host_conversation
+
+ARGS = {"subscription": "SUB-1", "weeks": 2}
+SUMMARY = (
+    "Pause your subscription SUB-1 (Coffee monthly) for 2 weeks; no deliveries and no "
+    "charges until it resumes."
+)
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[tuple[str, Starlette]]:
+    app = create_action_endpoint()
+    with serve(app) as url:
+        yield url, app
+
+
+@pytest.fixture(autouse=True)
+def _fresh_endpoint(endpoint: tuple[str, Starlette]) -> Iterator[None]:
+    yield
+    fresh = create_action_endpoint()
+    for name in ("subscriptions", "executions", "applied", "faults", "stages"):
+        setattr(endpoint[1].state, name, getattr(fresh.state, name))
+
+
+def with_actions(make_pipeline: PipelineFactory, url: str, **policy: Any) -> liveuser.Pipeline:
+    policy.setdefault("enabled", [PAUSE])
+    return make_pipeline(actions={"http": [pause_action_settings(url)], **policy})
+
+
+async def propose(
+    pipeline: liveuser.Pipeline, conversation: liveuser.Conversation, **args: Any
+) -> tuple[str, PendingConfirmation | None]:
+    result = await pipeline.call_tool_result(conversation, "m1", "call-1", PAUSE, args)
+    return result.text, result.pending
+
+
+# -- the binding -----------------------------------------------------------------
+
+FIELDS = {
+    "tenant": "default",
+    "channel": "host",
+    "conversation_id": "chat-1",
+    "identity_hash": "a" * 64,
+    "action": PAUSE,
+    "arguments": ARGS,
+    "summary_hash": "b" * 64,
+    "expires_at": datetime(2026, 1, 1, tzinfo=UTC),
+}
+_changes = st.one_of(
+    st.tuples(
+        st.sampled_from(["tenant", "channel", "conversation_id", "identity_hash", "action"]),
+        st.text(max_size=20),
+    ),
+    st.tuples(st.just("summary_hash"), st.text(alphabet="0123456789abcdef", max_size=64)),
+    st.tuples(
+        st.just("arguments"),
+        st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=3),
+    ),
+    st.tuples(
+        st.just("expires_at"),
+        st.integers(-(10**6), 10**6).map(lambda s: FIELDS["expires_at"] + timedelta(seconds=s)),
+    ),
+)
+
+
+@given(_changes)
+def test_any_change_to_a_bound_field_changes_the_binding(change: tuple[str, Any]) -> None:
+    name, value = change
+    changed = {**FIELDS, name: value}
+    assert (binding_hash(**changed) == binding_hash(**FIELDS)) == (value == FIELDS[name])
+
+
+# -- the protocol over the HTTP back-end --------------------------------------------
+
+
+async def test_proposed_confirmed_executed_and_read_back(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    url, app = endpoint
+    pipeline = with_actions(make_pipeline, url)
+    ann = host_conversation(ANN_EMAIL)
+    text, pending = await propose(pipeline, ann, **ARGS)
+    assert text == AWAITING and pending is not None and pending.summary == SUMMARY
+    assert app.state.applied == []
+    result = await liveuser.confirm(ann, pending.confirmation_id, pipeline=pipeline)
+    assert result.executed and result.message == "Subscription SUB-1 is paused for 2 weeks."
+    assert app.state.applied == [("SUB-1", 2)]
+    record = await pipeline.action_store.get(pending.confirmation_id)
+    assert record is not None and record.state is State.executed
+    # The outcome is linked to the metering audit by tenant, conversation and identity hash.
+    audit = await pipeline.ledger.audit(ANN_EMAIL)
+    assert (record.tenant, record.conversation_id) in {(a.tenant, a.conversation_id) for a in audit}
+    assert record.identity_hash == pipeline.ledger.identity_hash(ANN_EMAIL)
+
+
+async def test_someone_elses_record_reads_as_not_found(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    pipeline = with_actions(make_pipeline, endpoint[0])
+    ann = host_conversation(ANN_EMAIL)
+    theirs, p1 = await propose(pipeline, ann, subscription="SUB-2", weeks=1)
+    missing, p2 = await propose(pipeline, ann, subscription="SUB-999", weeks=1)
+    assert theirs == missing == NOT_FOUND and p1 is None and p2 is None
+
+
+async def test_a_refused_state_says_why(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    pipeline = with_actions(make_pipeline, endpoint[0])
+    text, pending = await propose(
+        pipeline, host_conversation(ANN_EMAIL), subscription="SUB-3", weeks=1
+    )
+    assert pending is None
+    assert text == f"The action {PAUSE} is not possible: the subscription is cancelled."
+
+
+async def test_arguments_are_checked_against_the_configured_schema(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    pipeline = with_actions(make_pipeline, endpoint[0])
+    ann = host_conversation(ANN_EMAIL)
+    for args in ({"subscription": "SUB-1", "weeks": 9}, {**ARGS, "confirm": True}):
+        text, pending = await propose(pipeline, ann, **args)
+        assert pending is None and text.startswith(f"Invalid arguments for {PAUSE}")
+
+
+async def test_concurrent_confirmations_execute_once(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    url, app = endpoint
+    pipeline = with_actions(make_pipeline, url)
+    ann = host_conversation(ANN_EMAIL)
+    _, pending = await propose(pipeline, ann, **ARGS)
+    assert pending is not None
+    results = await asyncio.gather(
+        *(liveuser.confirm(ann, pending.confirmation_id, pipeline=pipeline) for _ in range(4))
+    )
+    assert sorted(r.status for r in results) == ["executed", "refused", "refused", "refused"]
+    assert app.state.applied == [("SUB-1", 2)] and app.state.stages.count("execute") == 1
+
+
+async def test_a_5xx_on_execution_leaves_nothing_changed(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    url, app = endpoint
+    pipeline = with_actions(make_pipeline, url)
+    ann = host_conversation(ANN_EMAIL)
+    _, pending = await propose(pipeline, ann, **ARGS)
+    assert pending is not None
+    app.state.faults = ["500"]
+    result = await liveuser.confirm(ann, pending.confirmation_id, pipeline=pipeline)
+    assert result.status == "failed"
+    assert result.message == "Nothing was changed (the business has no record of it)."
+    assert app.state.applied == []
+
+
+async def test_an_unverified_conversation_cannot_confirm(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    pipeline = with_actions(make_pipeline, endpoint[0])
+    ann = host_conversation(ANN_EMAIL, "chat-x")
+    _, pending = await propose(pipeline, ann, **ARGS)
+    assert pending is not None
+    forged = ann.model_copy(update={"claims": {"token": "not-a-token"}})
+    result = await liveuser.confirm(forged, pending.confirmation_id, pipeline=pipeline)
+    assert result.status == "refused" and result.message.startswith("The customer is not verified")
+    assert endpoint[1].state.applied == []
+
+
+# -- the integrations ------------------------------------------------------------------
+
+
+async def test_bind_needs_a_host_hook_when_actions_are_on(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    pipeline = with_actions(make_pipeline, endpoint[0])
+    with pytest.raises(ConfigError, match="on_confirmation"):
+        await bind(host_conversation(ANN_EMAIL), pipeline=pipeline, message_id="m1")
+
+
+async def test_openai_and_anthropic_see_only_that_confirmation_is_awaited(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    pipeline = with_actions(make_pipeline, endpoint[0])
+    shown: list[PendingConfirmation] = []
+    ann = host_conversation(ANN_EMAIL)
+    binding = await bind(ann, pipeline=pipeline, message_id="m1", on_confirmation=shown.append)
+    assert PAUSE in [t["function"]["name"] for t in binding.openai_chat_tools()]
+    assert PAUSE in [t["name"] for t in binding.anthropic_tools()]
+    openai = await binding.handle_openai_chat(
+        {
+            "id": "call_1",
+            "function": {"name": PAUSE, "arguments": '{"subscription": "SUB-1", "weeks": 2}'},
+        }
+    )
+    anthropic = await binding.handle_anthropic(
+        {"type": "tool_use", "id": "toolu_1", "name": PAUSE, "input": ARGS}
+    )
+    assert openai["content"] == anthropic["content"] == AWAITING
+    assert [p.summary for p in shown] == [SUMMARY, SUMMARY] and binding.pending == shown
+    for p in shown:
+        assert p.confirmation_id not in openai["content"] + anthropic["content"]
+    # The second proposal replaced the first: only it can be confirmed.
+    first = await liveuser.confirm(ann, shown[0].confirmation_id, pipeline=pipeline)
+    assert first.status == "refused"
+    assert (await liveuser.confirm(ann, shown[1].confirmation_id, pipeline=pipeline)).executed
+
+
+async def test_mcp_offers_the_action_with_the_same_two_steps(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    pipeline = with_actions(make_pipeline, endpoint[0])
+    ann = host_conversation(ANN_EMAIL, "chat-mcp")
+    shown: list[PendingConfirmation] = []
+    server = stdio_server(pipeline, ann, "mcp-1", on_confirmation=shown.append)
+    async with Client(server) as client:
+        tools = await client.list_tools()
+        assert PAUSE in [t.name for t in tools.tools]
+        result = await client.call_tool(PAUSE, ARGS)
+    assert [c.text for c in result.content] == [AWAITING]  # type: ignore[union-attr]
+    waiting = await liveuser.pending_confirmations(ann, pipeline=pipeline)
+    assert waiting == shown and waiting[0].summary == SUMMARY
+    assert (await liveuser.confirm(ann, waiting[0].confirmation_id, pipeline=pipeline)).executed
+
+
+# -- settings and the store --------------------------------------------------------------
+
+
+def test_policy_is_read_from_liveuser_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "liveuser.toml"
+    config.write_text(
+        """
+[tenants.default.actions]
+enabled = ["shopify_cancel_order"]
+refund_limit = "75.50"
+[tenants.default.actions.accepted_states]
+shopify_cancel_order = ["UNFULFILLED", "ON_HOLD"]
+[[tenants.default.actions.http]]
+name = "pause_subscription"
+description = "Pause a subscription."
+url = "https://api.example.com/actions"
+api_key = "k"
+[tenants.default.actions.http.parameters]
+type = "object"
+properties = { weeks = { type = "integer" } }
+"""
+    )
+    monkeypatch.setenv("LIVEUSER_CONFIG", str(config))
+    policy = load_settings().tenants["default"].actions
+    assert policy.enabled == ["shopify_cancel_order"] and str(policy.refund_limit) == "75.50"
+    assert policy.states_for("shopify_cancel_order", ()) == ("UNFULFILLED", "ON_HOLD")
+    assert policy.http[0].name == "pause_subscription"
+
+
+def test_an_http_action_naming_an_identity_parameter_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "liveuser.toml"
+    config.write_text(
+        """
+[[tenants.default.actions.http]]
+name = "x"
+description = "x"
+url = "https://api.example.com/actions"
+api_key = "k"
+[tenants.default.actions.http.parameters]
+type = "object"
+properties = { customer_email = { type = "string" } }
+"""
+    )
+    monkeypatch.setenv("LIVEUSER_CONFIG", str(config))
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "looks like an identity" in str(caught.value) and "\n" not in str(caught.value)
+
+
+async def test_the_store_lives_beside_the_ledger_without_touching_its_schema(
+    tmp_path: Path, ledger_key: bytes
+) -> None:
+    path = tmp_path / "shared.sqlite3"
+    async with Ledger(path, ledger_key) as ledger:
+        await ledger.record(
+            tenant="default", conversation_id="c", message_id="m", channel="host", chars=1
+        )
+    store = ActionStore(path)
+    assert await store.in_flight() == []
+    async with Ledger(path, ledger_key) as reopened:  # the ledger still opens and reads
+        assert (await reopened.usage())[0].deliveries == 1
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    db.close()
+    assert {"deliveries", "action_confirmations", "action_events"} <= tables
+
+
+async def test_a_crash_before_the_vendor_call_is_recovered_as_not_done(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    url, app = endpoint
+    pipeline = with_actions(make_pipeline, url)
+    ann = host_conversation(ANN_EMAIL)
+    _, pending = await propose(pipeline, ann, **ARGS)
+    assert pending is not None
+    cid = pending.confirmation_id
+    assert await pipeline.action_store.move(cid, State.proposed, State.confirmed)
+    results = await liveuser.recover(pipeline)
+    assert [(r.status, r.confirmation_id) for r in results] == [("failed", cid)]
+    assert app.state.applied == []
+
+
+async def test_forget_erases_a_persons_action_records(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    pipeline = with_actions(make_pipeline, endpoint[0])
+    ann = host_conversation(ANN_EMAIL)
+    later = host_conversation(ANN_EMAIL, "chat-later")
+    _, done = await propose(pipeline, ann, **ARGS)
+    _, waiting = await propose(pipeline, later, subscription="SUB-1", weeks=3)
+    assert done is not None and waiting is not None
+    assert (await liveuser.confirm(ann, done.confirmation_id, pipeline=pipeline)).executed
+    identity = pipeline.ledger.identity_hash(ANN_EMAIL)
+    assert len(await pipeline.action_store.for_identity(identity)) == 2
+    await pipeline.forget(ANN_EMAIL)
+    assert await pipeline.action_store.for_identity(identity) == []
+    erased = await pipeline.action_store.get(done.confirmation_id)
+    assert erased is not None and erased.summary == "" and erased.arguments == {}
+    assert erased.state is State.executed  # the fact stays, the person goes
+    refused = await liveuser.confirm(later, waiting.confirmation_id, pipeline=pipeline)
+    assert refused.status == "refused"
+
+
+async def test_a_ledger_file_the_store_creates_first_is_private(
+    tmp_path: Path, ledger_key: bytes
+) -> None:
+    path = tmp_path / "fresh.sqlite3"
+    assert await ActionStore(path).in_flight() == []
+    assert path.stat().st_mode & 0o777 == 0o600
+    async with Ledger(path, ledger_key) as ledger:  # the ledger then opens it as its own
+        assert await ledger.usage() == []
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("arguments", '{"subscription": "SUB-1", "weeks": 8}', "does not match"),
+        ("summary", "Pause nothing at all.", "does not match"),
+        ("summary_hash", "0" * 64, "does not match"),
+        ("expires_at", "2999-01-01T00:00:00.000000+00:00", "does not match"),
+        ("action", "pause_everything", "does not match"),
+        ("conversation_id", "chat-elsewhere", "another conversation"),
+        ("identity_hash", "f" * 64, "another customer"),
+    ],
+)
+async def test_a_stored_confirmation_altered_in_any_bound_field_is_refused(
+    make_pipeline: PipelineFactory,
+    endpoint: tuple[str, Starlette],
+    column: str,
+    value: str,
+    reason: str,
+) -> None:
+    url, app = endpoint
+    pipeline = with_actions(make_pipeline, url)
+    ann = host_conversation(ANN_EMAIL, "chat-bound")
+    _, pending = await propose(pipeline, ann, **ARGS)
+    assert pending is not None
+    with sqlite3.connect(pipeline.action_store.path) as db:
+        db.execute(
+            f"UPDATE action_confirmations SET {column} = ? WHERE confirmation_id = ?",
+            (value, pending.confirmation_id),
+        )
+    db.close()
+    result = await liveuser.confirm(ann, pending.confirmation_id, pipeline=pipeline)
+    assert result.status == "refused" and reason in result.message
+    assert app.state.applied == [] and "execute" not in app.state.stages
