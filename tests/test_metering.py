@@ -714,3 +714,22 @@ async def test_an_unreachable_postgres_is_a_one_line_error_without_the_password(
         assert f"127.0.0.1:{port}" in message and led.path in message
     finally:
         await led.aclose()
+
+
+async def test_a_pipeline_on_a_postgres_ledger_forgets_and_names_what_actions_lack(
+    postgres_schema: str, tmp_path: Path
+) -> None:
+    from liveuser import Pipeline, Registry, Settings
+
+    ledger = Ledger(postgres_schema, KEY)
+    pipeline = Pipeline(
+        Registry(Settings(ledger=tmp_path / "unused.sqlite3"), discover=False), ledger
+    )
+    try:
+        await deliver(ledger, chars=10, identity="ann@example.com")
+        assert await pipeline.forget("ann@example.com") == 1
+        with pytest.raises(LedgerError, match="actions are kept beside a SQLite ledger"):
+            pipeline.action_store  # noqa: B018
+    finally:
+        await pipeline.registry.aclose()
+        await ledger.aclose()
