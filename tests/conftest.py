@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -127,3 +128,54 @@ async def make_pipeline(tmp_path: Path, ledger: Ledger) -> AsyncIterator[Pipelin
     yield factory
     for registry in registries:
         await registry.aclose()
+
+
+# -- PostgreSQL and Redis (started by scripts/_services) -----------------------------
+
+_MISSING_SERVICES: set[str] = set()
+
+
+def _service_url(variable: str, what: str) -> str:
+    """The URL scripts/_services exported; skipped loudly without it, failed under CI=true."""
+    url = os.environ.get(variable)
+    if url:
+        return url
+    reason = f"{what} is not available ({variable} unset; run the tests with bash scripts/test)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true: {reason}", pytrace=False)
+    _MISSING_SERVICES.add(what)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    return _service_url("LU_TEST_POSTGRES_URL", "PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return _service_url("LU_TEST_REDIS_URL", "Redis")
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A URL whose connections see a fresh, empty schema of their own (dropped afterwards)."""
+    import psycopg
+
+    schema = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in postgres_url else "?"
+    yield f"{postgres_url}{separator}options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for what in sorted(_MISSING_SERVICES):
+        terminalreporter.write_line(
+            f"WARNING: {what} was not available: its tests were SKIPPED "
+            "(bash scripts/test installs and starts it; under CI=true this fails)",
+            red=True,
+            bold=True,
+        )

@@ -32,6 +32,9 @@ def liveuser(
     )
 
 
+run_liveuser = liveuser
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -100,7 +103,18 @@ def test_check_reports_the_back_end_and_is_audited(configured: Path) -> None:
     assert down.returncode == 0 and "missing" in down.stdout and "HTTP 500" in down.stdout
 
 
-def test_usage_audit_and_forget(configured: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The CLI's ledger: the SQLite file, or PostgreSQL through LIVEUSER_DATABASE_URL."""
+    if request.param == "postgres":
+        return {"LIVEUSER_DATABASE_URL": request.getfixturevalue("postgres_schema")}
+    return {}
+
+
+def test_usage_audit_and_forget(configured: Path, ledger_env: dict[str, str]) -> None:
+    def liveuser(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return run_liveuser(*args, cwd=cwd, env=ledger_env)
+
     liveuser("check", "--identifier", "long@example.com", cwd=configured)
     usage = json.loads(liveuser("usage", "--json", cwd=configured).stdout)
     assert usage[0]["tenant"] == "default" and usage[0]["deliveries"] == 1
@@ -145,6 +159,15 @@ def test_plugins_lists_names_versions_channels_and_hooks(configured: Path) -> No
 )
 def test_bad_input_is_one_line_and_exit_2(configured: Path, args: list[str], message: str) -> None:
     assert_one_line_error(liveuser(*args, cwd=configured), message)
+
+
+def test_a_bad_or_unreachable_database_url_is_one_line(configured: Path) -> None:
+    bad = liveuser("usage", cwd=configured, env={"LIVEUSER_DATABASE_URL": "mysql://db/x"})
+    assert_one_line_error(bad, "database_url: Value error, must be a postgresql:// URL")
+    down = "postgresql://lu:sekret-pw@127.0.0.1:1/ledger?connect_timeout=1"
+    result = liveuser("usage", cwd=configured, env={"LIVEUSER_DATABASE_URL": down})
+    assert_one_line_error(result, "ledger postgresql://lu:***@127.0.0.1:1/ledger")
+    assert "sekret-pw" not in result.stderr
 
 
 def test_bad_config_is_one_line(tmp_path: Path) -> None:

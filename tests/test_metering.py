@@ -25,6 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liveuser.errors import LedgerError
+from liveuser.ledger_sqlite import SqliteEngine
 from liveuser.metering import (
     KEY_BYTES,
     SCHEMA_VERSION,
@@ -62,8 +63,23 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request: pytest.FixtureRequest, db: Path) -> str | Path:
+    """Where a ledger lives: each engine in turn (PostgreSQL: a fresh schema)."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_schema")
+        return url
+    return db
+
+
 @pytest.fixture
-async def ledger(db: Path, clock: Clock) -> AsyncIterator[Ledger]:
+async def ledger(target: str | Path, clock: Clock) -> AsyncIterator[Ledger]:
+    async with Ledger(target, KEY, clock=clock) as led:
+        yield led
+
+
+@pytest.fixture
+async def sqlite_ledger(db: Path, clock: Clock) -> AsyncIterator[Ledger]:
     async with Ledger(db, KEY, clock=clock) as led:
         yield led
 
@@ -71,6 +87,11 @@ async def ledger(db: Path, clock: Clock) -> AsyncIterator[Ledger]:
 def rows(path: Path, sql: str = "SELECT * FROM deliveries") -> list[tuple[Any, ...]]:
     with closing(sqlite3.connect(path)) as conn:
         return conn.execute(sql).fetchall()
+
+
+async def stored(led: Ledger, sql: str = "SELECT * FROM deliveries") -> list[tuple[Any, ...]]:
+    """Rows as the ledger's own database holds them, whichever engine."""
+    return await led.engine.fetchall(sql)
 
 
 async def deliver(
@@ -119,8 +140,8 @@ def test_pricing_threshold_is_exclusive_and_values_are_checked() -> None:
         Pricing(threshold=-1)
 
 
-async def test_custom_pricing_sets_threshold_and_price(db: Path) -> None:
-    async with Ledger(db, KEY, Pricing(threshold=10, price=Decimal("1.25"))) as led:
+async def test_custom_pricing_sets_threshold_and_price(target: str | Path) -> None:
+    async with Ledger(target, KEY, Pricing(threshold=10, price=Decimal("1.25"))) as led:
         assert (await deliver(led, message_id="a", chars=10)).amount == Decimal("0")
         assert (await deliver(led, message_id="b", chars=11)).amount == Decimal("1.25")
         assert await led.month_spend("acme") == Decimal("1.25")
@@ -153,7 +174,7 @@ async def test_pricing_given_per_delivery_overrides_the_ledgers(ledger: Ledger) 
     assert await ledger.month_spend("acme") == Decimal("0.05")
 
 
-async def test_retried_turn_is_not_charged_twice(ledger: Ledger, db: Path) -> None:
+async def test_retried_turn_is_not_charged_twice(ledger: Ledger) -> None:
     first = await deliver(ledger, chars=2000, sources=("crm",), identity="ann@example.com")
     same = await deliver(ledger, chars=2000, sources=("crm",), identity="ann@example.com")
     assert same == first
@@ -163,7 +184,7 @@ async def test_retried_turn_is_not_charged_twice(ledger: Ledger, db: Path) -> No
     assert retry.charged and retry.amount == PRICE
     assert retry.identity_hash == first.identity_hash
     assert await ledger.month_spend("acme") == PRICE
-    assert len(rows(db)) == 1
+    assert len(await stored(ledger)) == 1
 
 
 async def test_retry_after_a_refusal_records_the_person_and_the_charge(ledger: Ledger) -> None:
@@ -177,14 +198,14 @@ async def test_retry_after_a_refusal_records_the_person_and_the_charge(ledger: L
 
 
 async def test_retry_that_delivered_another_person_keeps_both_in_the_audit(
-    ledger: Ledger, db: Path
+    ledger: Ledger,
 ) -> None:
     await deliver(ledger, chars=100, identity="ann@example.com")
     await deliver(ledger, chars=100, identity="bob@example.com")
     await deliver(ledger, chars=100, identity="bob@example.com")
     assert len(await ledger.audit("ann@example.com")) == 1
     assert len(await ledger.audit("bob@example.com")) == 1
-    assert len(rows(db)) == 2
+    assert len(await stored(ledger)) == 2
 
 
 async def test_message_is_charged_at_most_once_across_tool_calls(ledger: Ledger) -> None:
@@ -217,12 +238,12 @@ async def test_same_message_id_in_another_conversation_or_tenant_is_another_mess
     assert await ledger.month_spend("globex") == PRICE
 
 
-async def test_amount_is_stored_as_exact_decimal_text(ledger: Ledger, db: Path) -> None:
+async def test_amount_is_stored_as_exact_decimal_text(ledger: Ledger) -> None:
     await deliver(ledger, chars=2000)
     await deliver(ledger, chars=10, message_id="m2")
 
-    stored = rows(db, "SELECT amount, typeof(amount) FROM deliveries ORDER BY id")
-    assert stored == [("0.02", "text"), ("0", "text")]
+    amounts = await stored(ledger, "SELECT amount FROM deliveries ORDER BY id")
+    assert amounts == [("0.02",), ("0",)]
 
 
 async def test_bad_record_arguments_are_ledger_errors(ledger: Ledger) -> None:
@@ -238,19 +259,19 @@ async def test_bad_record_arguments_are_ledger_errors(ledger: Ledger) -> None:
 
 
 async def test_concurrent_retries_of_one_delivery_make_one_row_and_one_charge(
-    ledger: Ledger, db: Path
+    ledger: Ledger,
 ) -> None:
     results = await asyncio.gather(*(deliver(ledger, chars=1501 + i) for i in range(50)))
 
     assert all(r.charged and r.amount == PRICE for r in results)
-    assert len(rows(db)) == 1
+    assert len(await stored(ledger)) == 1
     assert await ledger.month_spend("acme") == PRICE
 
 
 async def test_concurrent_tool_calls_over_two_connections_charge_the_message_once(
-    db: Path,
+    target: str | Path,
 ) -> None:
-    async with Ledger(db, KEY) as one, Ledger(db, KEY) as two:
+    async with Ledger(target, KEY) as one, Ledger(target, KEY) as two:
         results = await asyncio.gather(
             *(
                 deliver(led, chars=3000, tool_call_id=f"call-{i}")
@@ -262,11 +283,14 @@ async def test_concurrent_tool_calls_over_two_connections_charge_the_message_onc
         assert len(distinct) == 20
         assert sum(r.charged for r in distinct) == 1
         assert sum(r.amount for r in distinct) == PRICE
-        assert len(rows(db)) == 20
+        assert len(await stored(one)) == 20
         assert await one.month_spend("acme") == await two.month_spend("acme") == PRICE
 
 
-async def test_a_locked_ledger_does_not_block_the_event_loop(ledger: Ledger, db: Path) -> None:
+async def test_a_locked_ledger_does_not_block_the_event_loop(
+    sqlite_ledger: Ledger, db: Path
+) -> None:
+    ledger = sqlite_ledger
     await deliver(ledger, chars=1)  # schema exists before another process takes the lock
     with closing(sqlite3.connect(db, isolation_level=None)) as other:
         other.execute("BEGIN IMMEDIATE")
@@ -336,15 +360,15 @@ async def test_ledger_survives_a_process_restart(tmp_path: Path, db: Path) -> No
         assert (day.deliveries, day.messages, day.charged_messages) == (4, 2, 2)
 
 
-async def test_reopening_with_another_key_is_refused(db: Path) -> None:
-    async with Ledger(db, KEY) as led:
+async def test_reopening_with_another_key_is_refused(target: str | Path) -> None:
+    async with Ledger(target, KEY) as led:
         await deliver(led, chars=1)
     with pytest.raises(LedgerError, match="different key"):
-        await Ledger.open(db, bytes(32))
+        await Ledger.open(target, bytes(32))
 
 
-async def test_schema_is_versioned_in_wal_mode(ledger: Ledger, db: Path) -> None:
-    await deliver(ledger, chars=1)
+async def test_schema_is_versioned_in_wal_mode(sqlite_ledger: Ledger, db: Path) -> None:
+    await deliver(sqlite_ledger, chars=1)
     assert rows(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert rows(db, "PRAGMA journal_mode") == [("wal",)]
 
@@ -369,8 +393,8 @@ async def test_sqlite_failure_is_a_one_line_ledger_error(tmp_path: Path) -> None
         await led.aclose()
 
 
-async def test_a_closed_ledger_refuses_work(db: Path) -> None:
-    led = await Ledger.open(db, KEY)
+async def test_a_closed_ledger_refuses_work(target: str | Path) -> None:
+    led = await Ledger.open(target, KEY)
     await led.aclose()
     await led.aclose()  # idempotent
     assert led.closed
@@ -378,8 +402,8 @@ async def test_a_closed_ledger_refuses_work(db: Path) -> None:
         await deliver(led, chars=1)
 
 
-async def test_ledger_file_is_private_to_its_owner(ledger: Ledger, db: Path) -> None:
-    await deliver(ledger, chars=1)
+async def test_ledger_file_is_private_to_its_owner(sqlite_ledger: Ledger, db: Path) -> None:
+    await deliver(sqlite_ledger, chars=1)
     assert stat.S_IMODE(db.stat().st_mode) & 0o077 == 0
 
 
@@ -418,7 +442,8 @@ def test_identity_hash_is_a_keyed_hash_of_the_normalised_email() -> None:
         other.close()
 
 
-async def test_ledger_holds_no_plain_email(ledger: Ledger, db: Path) -> None:
+async def test_ledger_holds_no_plain_email(sqlite_ledger: Ledger, db: Path) -> None:
+    ledger = sqlite_ledger
     email = "Ann.Person@Example.com"
     for i in range(3):
         await deliver(ledger, chars=2000, message_id=f"m{i}", identity=email, sources=("crm",))
@@ -473,7 +498,7 @@ async def test_audit_finds_every_conversation_that_received_a_person(ledger: Led
     assert await ledger.audit("carol@example.com") == []
 
 
-async def test_forget_erases_audit_but_keeps_totals(ledger: Ledger, db: Path) -> None:
+async def test_forget_erases_audit_but_keeps_totals(ledger: Ledger) -> None:
     ann, bob = "ann@example.com", "bob@example.com"
     await deliver(ledger, chars=2000, message_id="m1", identity=ann, sources=("crm",))
     await deliver(ledger, chars=2000, message_id="m1", tool_call_id="t", identity=ann)
@@ -487,8 +512,10 @@ async def test_forget_erases_audit_but_keeps_totals(ledger: Ledger, db: Path) ->
     assert await ledger.month_spend("acme") == spend == 2 * PRICE
     assert await ledger.usage() == usage
     digest = ledger.identity_hash(ann)
-    assert rows(db, f"SELECT COUNT(*) FROM deliveries WHERE identity_hash = '{digest}'") == [(0,)]
-    assert rows(db, "SELECT sources FROM deliveries WHERE identity_hash IS NULL") == [
+    assert await stored(
+        ledger, f"SELECT COUNT(*) FROM deliveries WHERE identity_hash = '{digest}'"
+    ) == [(0,)]
+    assert await stored(ledger, "SELECT sources FROM deliveries WHERE identity_hash IS NULL") == [
         ("[]",),
         ("[]",),
     ]
@@ -619,25 +646,90 @@ def _no_stray_threads() -> Iterator[None]:
     assert not stray
 
 
-async def test_concurrent_records_share_transactions(ledger: Ledger, db: Path) -> None:
+async def test_concurrent_records_share_transactions(sqlite_ledger: Ledger, db: Path) -> None:
+    ledger = sqlite_ledger
     batches: list[int] = []
-    commit = ledger._commit_batch
+    engine = ledger.engine
+    assert isinstance(engine, SqliteEngine)
+    commit = engine._commit_batch
 
     def counting(conn: Any, batch: Any) -> Any:
         batches.append(len(batch))
         return commit(conn, batch)
 
-    ledger._commit_batch = counting  # type: ignore[method-assign]
+    engine._commit_batch = counting  # type: ignore[method-assign]
     records = await asyncio.gather(
         *(deliver(ledger, chars=10, message_id=f"m{i}") for i in range(40))
     )
-    assert len(rows(db)) == 40 and len({r.message_id for r in records}) == 40
+    assert len(await stored(ledger)) == 40 and len({r.message_id for r in records}) == 40
     assert sum(batches) == 40 and len(batches) < 40
 
 
-async def test_a_failing_record_does_not_undo_its_batch(ledger: Ledger, db: Path) -> None:
+async def test_a_failing_record_does_not_undo_its_batch(ledger: Ledger) -> None:
     good = deliver(ledger, chars=10, message_id="m1")
     bad = deliver(ledger, chars=10, message_id="m2", channel="")
     results = await asyncio.gather(good, bad, return_exceptions=True)
     assert isinstance(results[0], MeterRecord) and isinstance(results[1], LedgerError)
-    assert len(rows(db)) == 1
+    assert len(await stored(ledger)) == 1
+
+
+# -- PostgreSQL ------------------------------------------------------------------
+
+
+async def test_a_postgres_ledger_from_a_newer_schema_is_refused(postgres_schema: str) -> None:
+    async with Ledger(postgres_schema, KEY) as led:
+        await deliver(led, chars=1)
+        await led.engine.execute(
+            "UPDATE meta SET value = ? WHERE name = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+        )
+    with pytest.raises(LedgerError, match="schema version"):
+        await Ledger.open(postgres_schema, KEY)
+
+
+async def test_workers_opening_one_postgres_ledger_at_once_create_it_once(
+    postgres_schema: str,
+) -> None:
+    ledgers = [Ledger(postgres_schema, KEY) for _ in range(4)]
+    try:
+        await asyncio.gather(*(led.engine.open() for led in ledgers))
+        records = await asyncio.gather(*(deliver(led, chars=2000) for led in ledgers))
+        assert len(set(records)) == 1 and records[0].charged
+    finally:
+        await asyncio.gather(*(led.aclose() for led in ledgers))
+
+
+async def test_an_unreachable_postgres_is_a_one_line_error_without_the_password() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    url = f"postgresql://liveuser:hunter2-secret@127.0.0.1:{port}/ledger?connect_timeout=1"
+    led = Ledger(url, KEY, busy_timeout=1.0)
+    try:
+        with pytest.raises(LedgerError) as caught:
+            await deliver(led, chars=1)
+        message = str(caught.value)
+        assert "\n" not in message and "hunter2" not in message
+        assert f"127.0.0.1:{port}" in message and led.path in message
+    finally:
+        await led.aclose()
+
+
+async def test_a_pipeline_on_a_postgres_ledger_forgets_and_names_what_actions_lack(
+    postgres_schema: str, tmp_path: Path
+) -> None:
+    from liveuser import Pipeline, Registry, Settings
+
+    ledger = Ledger(postgres_schema, KEY)
+    pipeline = Pipeline(
+        Registry(Settings(ledger=tmp_path / "unused.sqlite3"), discover=False), ledger
+    )
+    try:
+        await deliver(ledger, chars=10, identity="ann@example.com")
+        assert await pipeline.forget("ann@example.com") == 1
+        with pytest.raises(LedgerError, match="actions are kept beside a SQLite ledger"):
+            pipeline.action_store  # noqa: B018
+    finally:
+        await pipeline.registry.aclose()
+        await ledger.aclose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 import uuid
@@ -94,7 +95,7 @@ def open_ledger(settings: Settings) -> Ledger:
         key = settings.ledger_key.get_secret_value().encode()
     else:
         key = load_or_create_key(Path(f"{settings.ledger}.key"))
-    return Ledger(settings.ledger, key)
+    return Ledger(settings.ledger_target, key)
 
 
 def _add_row(table: Table, *cells: str) -> None:
@@ -421,6 +422,51 @@ async def mcp(
     finally:
         await registry.aclose()
         await ledger.aclose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Worker processes (uvicorn).")] = 1,
+) -> None:
+    """Serve POST /v1/context, /healthz, /metrics and the plugins' webhooks over HTTP."""
+    try:
+        settings = load_settings()
+        if not any(t.api_keys for t in settings.tenants.values()):
+            raise ConfigError("liveuser serve: no tenant has api_keys; callers could not sign in")
+        if workers < 1:
+            raise ConfigError(f"--workers must be at least 1, not {workers}")
+        if not 0 < port < 65536:
+            raise ConfigError(f"--port must be between 1 and 65535, not {port}")
+        from .serve import create_app
+
+        async def dry_run() -> None:  # every tenant and plugin builds, or the error shows here
+            registry, ledger = Registry(settings), open_ledger(settings)
+            try:
+                create_app(settings, registry=registry, ledger=ledger)
+            finally:
+                await registry.aclose()
+                await ledger.aclose()
+
+        asyncio.run(dry_run())
+    except LiveuserError as exc:
+        _fail(str(exc))
+    import tempfile
+
+    import uvicorn
+
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # One /metrics across the workers: prometheus_client's multiprocess mode.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="liveuser-metrics-")
+    uvicorn.run(
+        "liveuser.serve:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="debug" if _state["verbose"] else "warning",
+    )
 
 
 @app.command()

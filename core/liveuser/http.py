@@ -11,6 +11,9 @@ not give, this module does:
   and per-read timeouts, which a slow drip of bytes would outlive.
 * **The size cap is enforced while streaming**, so an oversized body is
   abandoned after ``max_bytes``, not read into memory first.
+* **Vendor request budgets** (:mod:`liveuser.budgets`) are taken before each
+  request, retries included, so workers sharing a Redis stay under a vendor's
+  rate limit together.
 * **Reads are retried** on 429, 5xx and transport errors, with jittered
   backoff (stamina), only while the deadline allows; how long to wait comes
   from the plugin (``wait_hint``: ``Retry-After`` by default, or the vendor's
@@ -33,6 +36,7 @@ import httpx2
 import stamina
 from pydantic import BaseModel, ValidationError
 
+from .budgets import RequestBudget
 from .errors import BackendError, BackendResponseError, BackendStatusError, BackendTimeout
 
 M = TypeVar("M", bound=BaseModel)
@@ -145,7 +149,9 @@ class HttpClient:
         transport: httpx2.AsyncBaseTransport | None = None,
         *,
         max_connections: int = 256,
+        budget: RequestBudget | None = None,
     ) -> None:
+        self.budget = budget if budget else None
         self._transport = transport
         self._max_connections = max_connections
         self._opened: httpx2.AsyncClient | None = None
@@ -182,6 +188,8 @@ class HttpClient:
             await self._opened.aclose()
         elif self._transport is not None:
             await self._transport.aclose()
+        if self.budget is not None:
+            await self.budget.aclose()
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -223,7 +231,18 @@ class HttpClient:
             read = method.upper() in _READ_METHODS
         if _no_retries.get():
             read = False
-        send = _Sender(self._client, source, method, url, json, headers, params, content, max_bytes)
+        send = _Sender(
+            self._client,
+            source,
+            method,
+            url,
+            json,
+            headers,
+            params,
+            content,
+            max_bytes,
+            self.budget,
+        )
         try:
             async with asyncio.timeout(budget):
                 if not read:
@@ -364,8 +383,14 @@ class _Sender:
     params: Mapping[str, str] | None
     content: bytes | None
     max_bytes: int
+    budget: RequestBudget | None
 
     async def __call__(self) -> HttpAnswer:
+        if self.budget is not None:
+            at = _deadline.get()
+            await self.budget.acquire(
+                self.source, self.url, time.monotonic() + DEFAULT_TIMEOUT if at is None else at
+            )
         request = self.client.build_request(
             self.method,
             self.url,

@@ -27,38 +27,40 @@ Contract
   A ledger remembers a fingerprint of its key and refuses to open with another.
 * **Time.** ``recorded_at`` is UTC; :meth:`Ledger.month_spend` and
   :meth:`Ledger.usage` use UTC calendar months and days.
-* **Concurrency.** One SQLite connection (WAL, ``synchronous=NORMAL``) is used
-  from one dedicated worker thread; the async methods hand their work to it,
-  so they never block the event loop. ``record`` runs in a ``BEGIN IMMEDIATE``
-  transaction, so several processes may share one ledger file.
-* **Errors.** Every failure (SQLite, file system, bad argument, wrong key,
-  closed ledger) is raised as :class:`~liveuser.errors.LedgerError` with a
-  one-line message.
-* **Schema.** Created on first open; its version is ``PRAGMA user_version``
-  (currently :data:`SCHEMA_VERSION`). A ledger written by a newer liveuser is
-  refused rather than misread.
+* **Engines.** The ledger's target picks its database: a file path (or
+  ``":memory:"``) is SQLite (:mod:`liveuser.ledger_sqlite`), the default; a
+  ``postgresql://`` URL is PostgreSQL (:mod:`liveuser.ledger_postgres`, extra
+  ``liveuser[postgres]``), which several processes on several machines share.
+  This module holds everything both share: the rules above, the validation,
+  the one piece of record logic and the questions, in SQL both engines run.
+* **Concurrency.** Every delivery of one message is recorded in a write
+  transaction that excludes the others of that message (SQLite: ``BEGIN
+  IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock on the message),
+  so concurrent workers charge a message once. No method blocks the event loop.
+* **Errors.** Every failure (database, file system, network, bad argument,
+  wrong key, closed ledger) is raised as :class:`~liveuser.errors.LedgerError`
+  with a one-line message.
+* **Schema.** Created on first open, with its version (currently
+  :data:`SCHEMA_VERSION`). A ledger written by a newer liveuser is refused
+  rather than misread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
 import hashlib
 import hmac
 import json
 import os
 import secrets
-import sqlite3
 import tempfile
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from .errors import LedgerError
 from .identity import normalize_email
@@ -69,13 +71,15 @@ __all__ = [
     "SCHEMA_VERSION",
     "AuditRow",
     "Ledger",
+    "LedgerEngine",
+    "LedgerTx",
     "Pricing",
     "UsageRow",
     "load_or_create_key",
 ]
 
 SCHEMA_VERSION = 1
-"""The schema this module writes, kept in ``PRAGMA user_version``."""
+"""The schema the engines write (SQLite: ``PRAGMA user_version``; PostgreSQL: ``meta``)."""
 
 KEY_BYTES = 32
 """Length of a ledger key file."""
@@ -84,43 +88,13 @@ _MIN_KEY_BYTES = 16
 _KEY_CHECK_LABEL = b"liveuser-ledger-key-check-v1"
 _T = TypeVar("_T")
 
-_SCHEMA_V1 = """
-CREATE TABLE meta (
-    name  TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE deliveries (
-    id              INTEGER PRIMARY KEY,
-    tenant          TEXT    NOT NULL,
-    conversation_id TEXT    NOT NULL,
-    message_id      TEXT    NOT NULL,
-    tool_call_id    TEXT    NOT NULL DEFAULT '',
-    channel         TEXT    NOT NULL,
-    chars           INTEGER NOT NULL CHECK (chars >= 0),
-    charged         INTEGER NOT NULL CHECK (charged IN (0, 1)),
-    amount          TEXT    NOT NULL,
-    sources         TEXT    NOT NULL DEFAULT '[]',
-    identity_hash   TEXT,
-    recorded_at     TEXT    NOT NULL,
-    UNIQUE (tenant, conversation_id, message_id, tool_call_id)
-);
-
-CREATE UNIQUE INDEX deliveries_one_charge_per_message
-    ON deliveries (tenant, conversation_id, message_id) WHERE charged = 1;
-CREATE INDEX deliveries_by_identity
-    ON deliveries (identity_hash) WHERE identity_hash IS NOT NULL;
-CREATE INDEX deliveries_by_tenant_time
-    ON deliveries (tenant, recorded_at);
-"""
-
 _COLUMNS = (
     "tenant, conversation_id, message_id, tool_call_id, channel, chars, charged, amount, "
     "sources, identity_hash, recorded_at"
 )
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -228,19 +202,84 @@ def load_or_create_key(path: Path) -> bytes:
                 os.unlink(tmp)
         key = path.read_bytes()
     except OSError as exc:
-        raise LedgerError(f"ledger key {path}: {_one_line(exc)}") from exc
+        raise LedgerError(f"ledger key {path}: {one_line(exc)}") from exc
     if len(key) != KEY_BYTES:
         raise LedgerError(f"ledger key {path}: expected {KEY_BYTES} bytes, found {len(key)}")
     return key
 
 
-class Ledger:
-    """The SQLite metering ledger. See the module docstring for the contract.
+class LedgerTx(Protocol):
+    """One write transaction of an engine, in the shared SQL (``?`` placeholders)."""
 
-    ``Ledger(path, key)`` is cheap; the database is opened (and its schema
-    created) on first use in the worker thread, or eagerly by :meth:`open` or
-    ``async with``. Use ``":memory:"`` as ``path`` for a throwaway ledger.
-    ``clock`` returns the timezone-aware time a delivery is recorded at.
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of a query, or None."""
+        ...
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; the number of rows it changed."""
+        ...
+
+
+RecordWork = Callable[[LedgerTx], Coroutine[Any, Any, tuple[Any, ...]]]
+"""One delivery's record logic: runs in a write transaction, returns the row."""
+
+
+class LedgerEngine(Protocol):
+    """What a database gives the ledger. Every failure is a one-line LedgerError."""
+
+    name: str
+    """How errors name the database (a path, or a URL without its password)."""
+
+    async def open(self) -> None:
+        """Connect and create or check the schema and the key's fingerprint."""
+        ...
+
+    async def record(self, lock: str, work: RecordWork) -> tuple[Any, ...]:
+        """Run ``work`` in a write transaction excluding every other holding ``lock``."""
+        ...
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of a read-only query."""
+        ...
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement in its own write transaction; rows changed."""
+        ...
+
+    def close(self) -> None:
+        """Close without an event loop (idempotent)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Finish queued work and close (idempotent)."""
+        ...
+
+
+def is_database_url(target: str | Path) -> bool:
+    """Whether a ledger target names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine that never suspends (the record logic over a synchronous
+    transaction) to its end, here and now."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("the ledger's record logic suspended inside a synchronous transaction")
+
+
+class Ledger:
+    """The metering ledger. See the module docstring for the contract.
+
+    ``Ledger(target, key)`` is cheap; the database is opened (and its schema
+    created) on first use, or eagerly by :meth:`open` or ``async with``.
+    ``target`` is a SQLite file path (``":memory:"`` for a throwaway ledger)
+    or a ``postgresql://`` URL. ``clock`` returns the timezone-aware time a
+    delivery is recorded at; ``busy_timeout`` is how long a write waits for
+    another's lock; ``pool_size`` bounds a PostgreSQL ledger's connections.
     """
 
     def __init__(
@@ -251,21 +290,26 @@ class Ledger:
         *,
         clock: Callable[[], datetime] = _utcnow,
         busy_timeout: float = 5.0,
+        pool_size: int = 10,
     ) -> None:
         if not isinstance(key, bytes) or len(key) < _MIN_KEY_BYTES:
             raise LedgerError(f"ledger key must be at least {_MIN_KEY_BYTES} bytes")
-        self._path = str(path)
         self._key = key
         self.pricing = pricing
         self._clock = clock
-        self._busy_timeout = busy_timeout
-        self._conn: sqlite3.Connection | None = None
         self._closed = False
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liveuser-ledger")
-        self._pending: list[
-            tuple[Callable[[sqlite3.Connection], MeterRecord], asyncio.Future[MeterRecord]]
-        ] = []
-        self._draining: asyncio.Task[None] | None = None
+        key_check = hmac.new(key, _KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
+        self._engine: LedgerEngine
+        if is_database_url(path):
+            from .ledger_postgres import PostgresEngine
+
+            self._engine = PostgresEngine(
+                str(path), key_check, busy_timeout=busy_timeout, pool_size=pool_size
+            )
+        else:
+            from .ledger_sqlite import SqliteEngine
+
+            self._engine = SqliteEngine(str(path), key_check, busy_timeout=busy_timeout)
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -278,11 +322,14 @@ class Ledger:
         *,
         clock: Callable[[], datetime] = _utcnow,
         busy_timeout: float = 5.0,
+        pool_size: int = 10,
     ) -> Self:
         """Create a ledger and open its database now, so errors surface here."""
-        ledger = cls(path, key, pricing, clock=clock, busy_timeout=busy_timeout)
+        ledger = cls(
+            path, key, pricing, clock=clock, busy_timeout=busy_timeout, pool_size=pool_size
+        )
         try:
-            await ledger._run(lambda conn: None)
+            await ledger._engine.open()
         except BaseException:
             await ledger.aclose()
             raise
@@ -290,30 +337,32 @@ class Ledger:
 
     @property
     def path(self) -> str:
-        return self._path
+        """The database: a file path, or a URL without its password."""
+        return self._engine.name
+
+    @property
+    def engine(self) -> LedgerEngine:
+        return self._engine
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     def close(self) -> None:
-        """Finish pending work, close the connection and stop the worker. Idempotent."""
+        """Finish pending work and close the database. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        try:
-            self._executor.submit(self._close_in_worker).result()
-        finally:
-            self._executor.shutdown(wait=True)
+        self._engine.close()
 
     async def aclose(self) -> None:
-        """Record what is queued, then :meth:`close`, without blocking the event loop."""
-        if self._draining is not None and not self._draining.done():
-            await self._draining
-        await asyncio.to_thread(self.close)
+        """Record what is queued, then close, without blocking the event loop."""
+        self._closed = True
+        await self._engine.aclose()
 
     async def __aenter__(self) -> Self:
-        await self._run(lambda conn: None)
+        self._check_open()
+        await self._engine.open()
         return self
 
     async def __aexit__(
@@ -324,157 +373,9 @@ class Ledger:
     ) -> None:
         await self.aclose()
 
-    # -- worker-thread plumbing ---------------------------------------------
-
-    async def _record_in_batch(
-        self, work: Callable[[sqlite3.Connection], MeterRecord]
-    ) -> MeterRecord:
-        """Run ``work`` in the next write transaction, shared with concurrent recorders.
-
-        Group commit: while one transaction is in the worker thread, records
-        that arrive queue up and go together in the next one, so a busy process
-        pays one thread hop and one commit per batch, not per record. Each
-        record runs under its own savepoint: one failing does not undo another.
-        """
+    def _check_open(self) -> None:
         if self._closed:
-            raise LedgerError(f"ledger {self._path} is closed")
-        future: asyncio.Future[MeterRecord] = asyncio.get_running_loop().create_future()
-        self._pending.append((work, future))
-        if self._draining is None or self._draining.done():
-            self._draining = asyncio.get_running_loop().create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                outcomes = await self._run(functools.partial(self._commit_batch, batch=batch))
-            except BaseException as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
-
-    def _commit_batch(
-        self,
-        conn: sqlite3.Connection,
-        batch: list[
-            tuple[Callable[[sqlite3.Connection], MeterRecord], asyncio.Future[MeterRecord]]
-        ],
-    ) -> list[MeterRecord | LedgerError]:
-        outcomes: list[MeterRecord | LedgerError] = []
-        alone = len(batch) == 1  # nothing to isolate it from: no savepoint
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for work, _ in batch:
-                if not alone:
-                    conn.execute("SAVEPOINT record")
-                try:
-                    outcomes.append(work(conn))
-                except (sqlite3.Error, LedgerError, ValueError) as exc:
-                    conn.execute("ROLLBACK" if alone else "ROLLBACK TO record")
-                    outcomes.append(
-                        exc
-                        if isinstance(exc, LedgerError)
-                        else LedgerError(f"ledger {self._path}: {_one_line(exc)}")
-                    )
-                    if alone:
-                        return outcomes
-                if not alone:
-                    conn.execute("RELEASE record")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return outcomes
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        if self._closed:
-            raise LedgerError(f"ledger {self._path} is closed")
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, self._in_worker, fn)
-        except RuntimeError as exc:  # executor shut down between the check and submit
-            if self._closed:
-                raise LedgerError(f"ledger {self._path} is closed") from exc
-            raise
-
-    def _in_worker(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        try:
-            return fn(self._connection())
-        except LedgerError:
-            raise
-        except (sqlite3.Error, OSError) as exc:
-            raise LedgerError(f"ledger {self._path}: {_one_line(exc)}") from exc
-
-    def _close_in_worker(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error as exc:
-                raise LedgerError(f"ledger {self._path}: {_one_line(exc)}") from exc
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is not None:
-            return self._conn
-        if self._closed:
-            raise LedgerError(f"ledger {self._path} is closed")
-        if self._path != ":memory:" and not os.path.exists(self._path):
-            # Create the file private to its owner; SQLite gives -wal/-shm the same mode.
-            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT, 0o600)
-            os.close(fd)
-        conn = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
-        return conn
-
-    def _key_check(self) -> str:
-        return hmac.new(self._key, _KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise LedgerError(
-                    f"ledger {self._path} has schema version {version}; "
-                    f"this liveuser reads up to {SCHEMA_VERSION}"
-                )
-            if version < 1:
-                for statement in _SCHEMA_V1.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO meta (name, value) VALUES ('key_check', ?)", (self._key_check(),)
-                )
-                # Future versions: `if version < 2: ...` here, each step in this transaction.
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            row = conn.execute("SELECT value FROM meta WHERE name = 'key_check'").fetchone()
-            if row is None or not hmac.compare_digest(str(row[0]), self._key_check()):
-                raise LedgerError(
-                    f"ledger {self._path} was created with a different key; refusing to open it"
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            raise LedgerError(f"ledger {self.path} is closed")
 
     # -- identity ------------------------------------------------------------
 
@@ -483,7 +384,7 @@ class Ledger:
         try:
             normal = normalize_email(email)
         except ValueError as exc:
-            raise LedgerError(f"ledger: {_one_line(exc)}") from exc
+            raise LedgerError(f"ledger: {one_line(exc)}") from exc
         return hmac.new(self._key, normal.encode("utf-8"), hashlib.sha256).hexdigest()
 
     # -- recording -----------------------------------------------------------
@@ -535,25 +436,25 @@ class Ledger:
         key = (tenant, conversation_id, message_id, tool_call_id)
         pricing = self.pricing if pricing is None else pricing
 
-        def select(conn: sqlite3.Connection, key: tuple[str, ...]) -> Any:
-            return conn.execute(
+        async def select(tx: LedgerTx, key: tuple[str, ...]) -> tuple[Any, ...] | None:
+            return await tx.fetchone(
                 f"SELECT {_COLUMNS} FROM deliveries WHERE tenant = ? AND conversation_id = ?"
                 " AND message_id = ? AND tool_call_id = ?",
                 key,
-            ).fetchone()
+            )
 
-        def chargeable(conn: sqlite3.Connection) -> bool:
+        async def chargeable(tx: LedgerTx) -> bool:
             if not pricing.charges(chars):
                 return False
-            already = conn.execute(
+            already = await tx.fetchone(
                 "SELECT 1 FROM deliveries WHERE tenant = ? AND conversation_id = ?"
                 " AND message_id = ? AND charged = 1 LIMIT 1",
                 key[:3],
-            ).fetchone()
+            )
             return already is None
 
-        def insert(conn: sqlite3.Connection, key: tuple[str, ...]) -> tuple[Any, ...]:
-            charged = chargeable(conn)
+        async def insert(tx: LedgerTx, key: tuple[str, ...]) -> tuple[Any, ...]:
+            charged = await chargeable(tx)
             amount = pricing.price if charged else Decimal("0")
             row = (
                 *key,
@@ -565,24 +466,24 @@ class Ledger:
                 id_hash,
                 at,
             )
-            conn.execute(
+            await tx.execute(
                 f"INSERT INTO deliveries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             return row
 
-        def work(conn: sqlite3.Connection) -> MeterRecord:
-            # Runs inside a batch's write transaction (see _commit_batch).
+        async def work(tx: LedgerTx) -> tuple[Any, ...]:
+            # Runs inside a write transaction that excludes this message's other deliveries.
             row_key: tuple[str, ...] = key
-            existing = select(conn, row_key)
+            existing = await select(tx, row_key)
             if existing is None:
-                return self._to_record(insert(conn, row_key))
+                return await insert(tx, row_key)
             if existing[9] is not None and id_hash not in (None, existing[9]):
                 # A retried turn that delivered another person's data: its own row,
                 # so the audit finds both people.
                 row_key = (*key[:3], f"{tool_call_id}~{id_hash[:16]}")
-                if select(conn, row_key) is None:
-                    insert(conn, row_key)
+                if await select(tx, row_key) is None:
+                    await insert(tx, row_key)
             elif (existing[5], json.loads(existing[8]), existing[9]) != (
                 chars,
                 source_list,
@@ -590,11 +491,12 @@ class Ledger:
             ):
                 # A retried turn that delivered other text: the row follows what the
                 # model received last; a message is still charged at most once.
-                charge = not existing[6] and chargeable(conn)
-                conn.execute(
+                charge = not existing[6] and await chargeable(tx)
+                await tx.execute(
                     "UPDATE deliveries SET chars = ?, sources = ?,"
                     " identity_hash = COALESCE(?, identity_hash),"
-                    " charged = MAX(charged, ?), amount = CASE WHEN ? THEN ? ELSE amount END"
+                    " charged = CASE WHEN ? = 1 THEN 1 ELSE charged END,"
+                    " amount = CASE WHEN ? = 1 THEN ? ELSE amount END"
                     " WHERE tenant = ? AND conversation_id = ? AND message_id = ?"
                     " AND tool_call_id = ?",
                     (
@@ -607,10 +509,14 @@ class Ledger:
                         *key,
                     ),
                 )
-            existing = select(conn, row_key)
-            return self._to_record(existing)
+            found = await select(tx, row_key)
+            if found is None:  # pragma: no cover - written in this very transaction
+                raise LedgerError(f"ledger {self.path}: a delivery vanished while recorded")
+            return found
 
-        return await self._record_in_batch(work)
+        self._check_open()
+        lock = "\x1f".join(key[:3])
+        return self._to_record(await self._engine.record(lock, work))
 
     def _to_record(self, row: tuple[Any, ...]) -> MeterRecord:
         try:
@@ -628,7 +534,7 @@ class Ledger:
                 recorded_at=datetime.fromisoformat(row[10]),
             )
         except (ValueError, TypeError, InvalidOperation) as exc:
-            raise LedgerError(f"ledger {self._path}: unreadable record: {_one_line(exc)}") from exc
+            raise LedgerError(f"ledger {self.path}: unreadable record: {one_line(exc)}") from exc
 
     # -- questions -----------------------------------------------------------
 
@@ -637,41 +543,35 @@ class Ledger:
         when = _as_utc(self._clock() if at is None else at, "at")
         start, end = _month_bounds(when)
 
-        def work(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-            return conn.execute(
-                "SELECT amount, COUNT(*) FROM deliveries WHERE tenant = ? AND charged = 1"
-                " AND recorded_at >= ? AND recorded_at < ? GROUP BY amount",
-                (tenant, start, end),
-            ).fetchall()
-
-        return sum((Decimal(amount) * n for amount, n in await self._run(work)), Decimal("0"))
+        self._check_open()
+        found = await self._engine.fetchall(
+            "SELECT amount, COUNT(*) FROM deliveries WHERE tenant = ? AND charged = 1"
+            " AND recorded_at >= ? AND recorded_at < ? GROUP BY amount",
+            (tenant, start, end),
+        )
+        return sum((Decimal(amount) * n for amount, n in found), Decimal("0"))
 
     async def usage(self, tenant: str | None = None) -> list[UsageRow]:
         """Per tenant and UTC day: deliveries, messages, charged messages, chars, amount."""
         where = "" if tenant is None else "WHERE tenant = ?"
         params: tuple[str, ...] = () if tenant is None else (tenant,)
 
-        def work(
-            conn: sqlite3.Connection,
-        ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-            counts = conn.execute(
-                "SELECT tenant, day, SUM(n), COUNT(*), SUM(c), SUM(chars) FROM ("
-                "  SELECT tenant, substr(recorded_at, 1, 10) AS day, COUNT(*) AS n,"
-                "         MAX(charged) AS c, SUM(chars) AS chars"
-                f"  FROM deliveries {where}"
-                "  GROUP BY tenant, day, conversation_id, message_id"
-                ") GROUP BY tenant, day ORDER BY tenant, day",
-                params,
-            ).fetchall()
-            amounts = conn.execute(
-                "SELECT tenant, substr(recorded_at, 1, 10) AS day, amount, COUNT(*)"
-                f" FROM deliveries {where} {'AND' if where else 'WHERE'} charged = 1"
-                " GROUP BY tenant, day, amount",
-                params,
-            ).fetchall()
-            return counts, amounts
-
-        counts, amounts = await self._run(work)
+        self._check_open()
+        counts = await self._engine.fetchall(
+            "SELECT tenant, day, SUM(n), COUNT(*), SUM(c), SUM(chars) FROM ("
+            "  SELECT tenant, substr(recorded_at, 1, 10) AS day, COUNT(*) AS n,"
+            "         MAX(charged) AS c, SUM(chars) AS chars"
+            f"  FROM deliveries {where}"
+            "  GROUP BY tenant, day, conversation_id, message_id"
+            ") AS per_message GROUP BY tenant, day ORDER BY tenant, day",
+            params,
+        )
+        amounts = await self._engine.fetchall(
+            "SELECT tenant, substr(recorded_at, 1, 10) AS day, amount, COUNT(*)"
+            f" FROM deliveries {where} {'AND' if where else 'WHERE'} charged = 1"
+            " GROUP BY tenant, day, amount",
+            params,
+        )
         totals: dict[tuple[str, str], Decimal] = {}
         for t, day, amount, n in amounts:
             totals[(t, day)] = totals.get((t, day), Decimal("0")) + Decimal(amount) * n
@@ -692,13 +592,13 @@ class Ledger:
         """Every delivery that carried this person's data, oldest first."""
         id_hash = self.identity_hash(email)
 
-        def work(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
-            return conn.execute(
-                "SELECT tenant, channel, conversation_id, message_id, tool_call_id, sources,"
-                " chars, recorded_at FROM deliveries WHERE identity_hash = ?"
-                " ORDER BY recorded_at, id",
-                (id_hash,),
-            ).fetchall()
+        self._check_open()
+        found = await self._engine.fetchall(
+            "SELECT tenant, channel, conversation_id, message_id, tool_call_id, sources,"
+            " chars, recorded_at FROM deliveries WHERE identity_hash = ?"
+            " ORDER BY recorded_at, id",
+            (id_hash,),
+        )
 
         return [
             AuditRow(
@@ -711,7 +611,7 @@ class Ledger:
                 chars=row[6],
                 recorded_at=datetime.fromisoformat(row[7]),
             )
-            for row in await self._run(work)
+            for row in found
         ]
 
     async def forget(self, email: str) -> int:
@@ -722,18 +622,8 @@ class Ledger:
         """
         id_hash = self.identity_hash(email)
 
-        def work(conn: sqlite3.Connection) -> int:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = conn.execute(
-                    "UPDATE deliveries SET identity_hash = NULL, sources = '[]'"
-                    " WHERE identity_hash = ?",
-                    (id_hash,),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return cursor.rowcount
-
-        return await self._run(work)
+        self._check_open()
+        return await self._engine.execute(
+            "UPDATE deliveries SET identity_hash = NULL, sources = '[]' WHERE identity_hash = ?",
+            (id_hash,),
+        )

@@ -16,9 +16,10 @@ from typing import Any
 from .actions.model import Action, ToolResult
 from .actions.protocol import propose
 from .actions.store import ActionStore
-from .errors import LiveuserError, UnknownTenantError
+from .errors import LedgerError, LiveuserError, UnknownTenantError
 from .http import deadline
 from .identity import normalize_email
+from .ledger_sqlite import SqliteEngine
 from .metering import Ledger, Pricing
 from .models import (
     Context,
@@ -48,8 +49,17 @@ class Pipeline:
     def action_store(self) -> ActionStore:
         """The action records, in the ledger's database file (opened on first use)."""
         if self._action_store is None:
+            if not isinstance(self.ledger.engine, SqliteEngine):
+                raise LedgerError(
+                    f"actions are kept beside a SQLite ledger; {self.ledger.path} is "
+                    "PostgreSQL, which the action store does not use yet"
+                )
             self._action_store = ActionStore(self.ledger.path)
         return self._action_store
+
+    @property
+    def _ledger_is_a_file(self) -> bool:
+        return isinstance(self.ledger.engine, SqliteEngine) and self.ledger.path != ":memory:"
 
     def _tenant(self, conversation: Conversation) -> Tenant | Refusal:
         try:
@@ -124,10 +134,10 @@ class Pipeline:
         every cached datum and verification of theirs in this process. Returns the
         ledger rows and action records erased."""
         erased = await self.ledger.forget(email)
-        if self._action_store is not None or self.ledger.path != ":memory:":
+        if self._action_store is not None or self._ledger_is_a_file:
             erased += await self.action_store.forget(self.ledger.identity_hash(email))
         for name in self.registry.tenant_names():
-            self.registry.tenant(name).forget_identity(normalize_email(email))
+            await self.registry.tenant(name).aforget_identity(normalize_email(email))
         return erased
 
     async def call_tool(
@@ -250,7 +260,7 @@ async def _action(tenant: Tenant, name: str) -> Action | None:
 async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | Refusal:
     key = conversation.key
     if tenant.settings.cache_ttl_seconds > 0:
-        cached = tenant.cached_verification(conversation)
+        cached = await tenant.shared_verification(conversation)
         if cached is not None:
             return cached
     owner = tenant.owners.get(conversation.channel)
@@ -291,5 +301,5 @@ async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | 
             reason="the conversation has other outside participants (CC, followers or a "
             "group), so user data would reach them too"
         )
-    tenant.remember_verification(conversation, verdict)
+    await tenant.remember_verification(conversation, verdict)
     return verdict

@@ -21,7 +21,7 @@ and one tenant's keys never serve another::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -31,6 +31,8 @@ from .errors import PluginError
 from .models import Channel, ConversationKey
 
 if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
     from .http import HttpClient
     from .tokens import KeyRing
 
@@ -100,6 +102,15 @@ class Plugin(Generic[S]):
     @property
     def http(self) -> HttpClient:
         return self.runtime.http
+
+    def webhook_routes(self) -> Sequence[BaseRoute]:
+        """Starlette routes for this tenant's vendor webhooks (none by default).
+
+        ``liveuser serve`` mounts them under ``/webhooks/<plugin>/<tenant>/``.
+        A route answers JSON and never raises to the caller: a delivery that is
+        not genuine gets ``401`` with the reason, a missing secret ``503``.
+        """
+        return ()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -17,7 +17,6 @@ import importlib.metadata
 import inspect
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -26,6 +25,8 @@ import pluggy
 from pydantic import ValidationError
 
 from . import hookspecs
+from .budgets import RequestBudget
+from .caches import Caches, InProcessCaches, RedisCaches, TTLCache
 from .errors import ConfigError, PluginError, UnknownTenantError
 from .http import HttpClient
 from .identity import normalize_email
@@ -75,38 +76,6 @@ def discover_plugins() -> list[type[Plugin[Any]]]:
     return found
 
 
-class _TTLCache:
-    """A small dict with per-entry expiry (monotonic clock) and a size bound."""
-
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self._data: dict[Any, tuple[float, Any]] = {}
-        self._max = max_entries
-
-    def get(self, key: Any) -> Any | None:
-        hit = self._data.get(key)
-        if hit is None:
-            return None
-        if hit[0] <= time.monotonic():
-            self._data.pop(key, None)
-            return None
-        return hit[1]
-
-    def put(self, key: Any, value: Any, ttl: float) -> None:
-        if ttl <= 0:
-            return
-        self._data.pop(key, None)
-        while len(self._data) >= self._max:  # oldest first: insertion order
-            del self._data[next(iter(self._data))]
-        self._data[key] = (time.monotonic() + ttl, value)
-
-    def drop(self, match: Callable[[Any, Any], bool]) -> int:
-        """Remove every entry for which ``match(key, value)`` is true."""
-        keys = [k for k, (_, v) in self._data.items() if match(k, v)]
-        for k in keys:
-            del self._data[k]
-        return len(keys)
-
-
 def _verification_key(conversation: Conversation) -> tuple[ConversationKey, str]:
     """A conversation plus a digest of the credentials and the vendor record presented."""
     try:
@@ -128,8 +97,9 @@ class Tenant:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, Plugin[Any]] = {}
         self.owners: dict[Channel, Plugin[Any]] = {}
-        self.data_cache = _TTLCache()
-        self.verifications = _TTLCache()
+        self.data_cache = TTLCache()
+        self.verifications = TTLCache()
+        self.caches: Caches = InProcessCaches(self.data_cache, self.verifications)
         self._tools: dict[str, Tool] | None = None
         self._hook_functions: dict[str, tuple[tuple[str, Callable[..., Any]], ...]] = {}
 
@@ -231,15 +201,21 @@ class Tenant:
     # -- caches ------------------------------------------------------------
 
     def forget_verification(self, key: ConversationKey) -> None:
-        """Drop the cached verification of one conversation."""
+        """Drop the cached verification of one conversation (for every worker sharing it)."""
         self.verifications.drop(lambda k, _: k[0] == key)
+        self.caches.forget_verification(key)
 
     def cached_verification(self, conversation: Conversation) -> VerifiedUser | None:
-        """The verification of this conversation, if the same credentials earned it lately."""
+        """This process's verification of this conversation, if the same credentials
+        earned it lately (the in-process cache; see :meth:`shared_verification`)."""
         found = self.verifications.get(_verification_key(conversation))
         return found if isinstance(found, VerifiedUser) else None
 
-    def remember_verification(self, conversation: Conversation, user: VerifiedUser) -> None:
+    async def shared_verification(self, conversation: Conversation) -> VerifiedUser | None:
+        """The verification of this conversation from the tenant's caches (Redis or local)."""
+        return await self.caches.verification(_verification_key(conversation))
+
+    async def remember_verification(self, conversation: Conversation, user: VerifiedUser) -> None:
         if self.settings.cache_ttl_seconds <= 0:
             return
         # Never longer than the data it unlocks nor past its evidence's expiry; new
@@ -247,7 +223,7 @@ class Tenant:
         ttl = self.settings.cache_ttl_seconds
         if user.record.expires_at is not None:
             ttl = min(ttl, (user.record.expires_at - datetime.now(UTC)).total_seconds())
-        self.verifications.put(_verification_key(conversation), user, ttl)
+        await self.caches.remember_verification(_verification_key(conversation), user, ttl)
 
     def _forget_identity(self, email: str) -> int:
         try:
@@ -256,10 +232,24 @@ class Tenant:
             return 0
 
     def forget_identity(self, email: str) -> int:
-        """Drop every cached datum and verification of ``email`` in this tenant."""
+        """Drop every cached datum and verification of ``email`` in this process
+        (and, with shared caches, start dropping them for every worker)."""
         dropped = self.data_cache.drop(lambda k, _: k[0] == email)
         dropped += self.verifications.drop(lambda _, user: user.email == email)
+        if isinstance(self.caches, RedisCaches):
+            self.caches.later(self.caches.forget_identity(email))
         return dropped
+
+    async def settle(self) -> None:
+        """Wait for the shared caches' forgetting that sync code started."""
+        if isinstance(self.caches, RedisCaches):
+            await self.caches.settle()
+
+    async def aforget_identity(self, email: str) -> int:
+        """Drop every cached datum and verification of ``email``, for every worker."""
+        if isinstance(self.caches, InProcessCaches):
+            return self.forget_identity(email)
+        return await self.caches.forget_identity(email)
 
 
 class Registry:
@@ -280,12 +270,36 @@ class Registry:
         self._classes: list[type[Plugin[Any]]] | None = None
         self._tenants: dict[str, Tenant] = {}
         self._pending: dict[str, list[Plugin[Any]]] = {}
+        self._redis: Any = None
 
     @property
     def http(self) -> HttpClient:
+        """The process's HTTP client, with the settings' vendor request budgets."""
         if self._http is None:
-            self._http = HttpClient()
+            url = self.settings.redis_url
+            budget = RequestBudget(
+                self.settings.rate_limits, None if url is None else url.get_secret_value()
+            )
+            self._http = HttpClient(budget=budget)
         return self._http
+
+    @property
+    def redis(self) -> Any:
+        """The ``redis.asyncio`` client of ``redis_url`` (None without one), made once."""
+        url = self.settings.redis_url
+        if url is None:
+            return None
+        if self._redis is None:
+            try:
+                import redis.asyncio
+            except ImportError:
+                raise ConfigError(
+                    "redis_url needs the redis extra: pip install 'liveuser[redis]'"
+                ) from None
+            self._redis = redis.asyncio.Redis.from_url(
+                url.get_secret_value(), socket_timeout=2.0, socket_connect_timeout=2.0
+            )
+        return self._redis
 
     def plugin_classes(self) -> list[type[Plugin[Any]]]:
         """Built-in plugin classes, then installed ones (one per name; first wins)."""
@@ -312,6 +326,8 @@ class Registry:
         if settings is None:
             raise UnknownTenantError(f"unknown tenant {name!r}")
         tenant = Tenant(name, settings, self.http)
+        if self.redis is not None:
+            tenant.caches = RedisCaches(self.redis, name)
         from .adapters import BuiltinTools
         from .render import DefaultRenderer
 
@@ -337,9 +353,14 @@ class Registry:
         return self.tenant(tenant).register(plugin)
 
     async def aclose(self) -> None:
+        for tenant in self._tenants.values():
+            await tenant.settle()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
 
 
 def _builtin_plugins() -> list[type[Plugin[Any]]]:

@@ -57,7 +57,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = [
     "ANN_EMAIL",
@@ -78,6 +78,7 @@ __all__ = [
     "SLOW_SECONDS",
     "SPECIAL_EMAILS",
     "WRONG_EMAIL",
+    "RateLimited",
     "ServerThread",
     "create_user_data_api",
     "serve",
@@ -424,6 +425,51 @@ async def _answer(request: Request, identifier: str, known: Mapping[str, str]) -
 
 
 # --------------------------------------------------------------------------- serving
+
+
+class RateLimited:
+    """A vendor fake's rate limit: at most ``limit`` requests in any ``window`` seconds.
+
+    Wraps any ASGI app (every fake of a vendor that limits its API). A request
+    over the limit is answered ``429`` with ``Retry-After`` and never reaches
+    the app. :attr:`throttled` counts those answers and :attr:`busiest` is the
+    most requests that arrived within one window, so a test can check that
+    clients kept under the limit together.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, window: float = 1.0) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("a rate limit needs limit >= 1 and window > 0")
+        self.app = app
+        self.limit = limit
+        self.window = window
+        self.throttled = 0
+        self.busiest = 0
+        self._arrivals: list[float] = []
+        self._lock = threading.Lock()
+
+    def _admit(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            start = now - self.window
+            self._arrivals = [t for t in self._arrivals if t > start]
+            self._arrivals.append(now)
+            self.busiest = max(self.busiest, len(self._arrivals))
+            if len(self._arrivals) > self.limit:
+                self.throttled += 1
+                return False
+            return True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._admit():
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse(
+            {"error": f"rate limit: {self.limit} requests per {self.window:g} s"},
+            status_code=429,
+            headers={"Retry-After": str(max(1, round(self.window)))},
+        )
+        await response(scope, receive, send)
 
 
 class ServerThread(threading.Thread):

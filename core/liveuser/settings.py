@@ -6,7 +6,10 @@ Environment variables (prefix ``LIVEUSER_``, ``__`` between nested names)
 override the file: ``LIVEUSER_TENANTS__DEFAULT__DEADLINE_SECONDS=5``.
 
 ```toml
-ledger = "liveuser-ledger.sqlite3"
+ledger = "liveuser-ledger.sqlite3"   # or, shared by several workers:
+# database_url = "postgresql://liveuser:…@db.internal/liveuser"
+# redis_url = "redis://cache.internal:6379/0"       # shared caches and request budgets
+# rate_limits = { "acme.zendesk.com" = "700/minute" }
 
 [tenants.default]
 deadline_seconds = 10
@@ -15,6 +18,9 @@ monthly_cap = "50.00"
 
 [tenants.default.host_keys]          # key id -> secret; two during a rotation
 k2025 = "…at least 32 bytes…"
+
+[tenants.default.api_keys]           # `liveuser serve` callers: key id -> secret
+platform = "…at least 32 characters, not a host key…"
 
 [tenants.default.plugins.user_data_api]
 url = "https://api.example.com/liveuser"
@@ -34,7 +40,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -44,8 +58,10 @@ from pydantic_settings import (
 
 from .actions.policy import ActionPolicy
 from .errors import ConfigError
+from .metering import is_database_url
 
 DEFAULT_TENANT = "default"
+MIN_API_KEY_CHARS = 32
 
 
 class TenantSettings(BaseModel):
@@ -81,6 +97,11 @@ class TenantSettings(BaseModel):
     host_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="Host token keys by key id; the last one mints."
     )
+    api_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="`liveuser serve` API keys of this tenant by key id (32+ characters); "
+        "never a host key.",
+    )
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Each plugin's settings, by plugin name.",
@@ -98,6 +119,19 @@ class TenantSettings(BaseModel):
         description="Actions the customer confirms: which are on, refund limit, states.",
     )
 
+    @model_validator(mode="after")
+    def _api_keys_are_their_own(self) -> TenantSettings:
+        host = {secret.get_secret_value() for secret in self.host_keys.values()}
+        for key_id, secret in self.api_keys.items():
+            value = secret.get_secret_value()
+            if len(value) < MIN_API_KEY_CHARS:
+                raise ValueError(
+                    f"api key {key_id!r} is shorter than {MIN_API_KEY_CHARS} characters"
+                )
+            if value in host:
+                raise ValueError(f"api key {key_id!r} is a host key; give the service its own")
+        return self
+
 
 class Settings(BaseSettings):
     """Process-wide settings and every tenant's."""
@@ -114,10 +148,74 @@ class Settings(BaseSettings):
         None,
         description="Key for the ledger's identity hashes; default: a key file beside the ledger.",
     )
+    database_url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL ledger shared by several workers (postgresql://…); "
+        "unset: the SQLite file `ledger`.",
+    )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Redis shared by several workers (redis://…) for the data and "
+        "verification caches and the request budgets; unset: each process its own.",
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description="Request budget per vendor API host, e.g. "
+        '{"acme.zendesk.com" = "700/minute"}, shared by every worker on one Redis.',
+    )
     tenants: dict[str, TenantSettings] = Field(
         default_factory=lambda: {DEFAULT_TENANT: TenantSettings()},
         description="Tenants by name.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not is_database_url(value.get_secret_value()):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _api_keys_are_unique(self) -> Settings:
+        owners: dict[str, str] = {}
+        for name, tenant in self.tenants.items():
+            for secret in tenant.api_keys.values():
+                other = owners.setdefault(secret.get_secret_value(), name)
+                if other != name:
+                    raise ValueError(f"tenants {other!r} and {name!r} share an api key")
+        return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _rate_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            return value
+        from limits import parse_many  # slow to import: only where budgets are set
+
+        for host, limit in value.items():
+            try:
+                parse_many(limit)
+            except ValueError:
+                raise ValueError(
+                    f"{host}: {limit!r} is not a rate such as '10/second' or '700/minute'"
+                ) from None
+        return value
+
+    @property
+    def ledger_target(self) -> str | Path:
+        """Where the ledger lives: the PostgreSQL URL if set, else the SQLite file."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return self.ledger
 
     @classmethod
     def settings_customise_sources(

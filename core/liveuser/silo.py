@@ -64,26 +64,34 @@ class Silo:
         """
         settings = self.tenant.settings
         result = Gathered()
-        pending: list[tuple[str, Any]] = []
+        caches, email, ttl = self.tenant.caches, self.user.email, settings.cache_ttl_seconds
+
+        async def one(name: str, fn: Any) -> list[UserData] | str:
+            try:
+                async with asyncio.timeout(max(remaining(), 0)):
+                    return await caches.data(email, name, ttl, lambda: self._fetch(name, fn))
+            except TimeoutError:
+                return f"no answer within {settings.deadline_seconds:g} s"
+
+        backends = []
         for name, fn in self.tenant.hook_functions("fetch_user_data"):
-            cached = self.tenant.data_cache.get((self.user.email, name))
-            if cached is not None:
-                result.data.extend(cached)
+            hit = caches.peek(email, name)  # in-process hits: no deadline, no await
+            if hit is None:
+                backends.append((name, fn))
             else:
-                pending.append((name, fn))
-        if not pending:
+                result.data.extend(hit)
+        if not backends:
             return result
         with deadline(settings.deadline_seconds):
-            if len(pending) == 1:  # the common case: no task to create
-                answers = [await self._fetch(*pending[0])]
+            if len(backends) == 1:  # the common case: no task to create
+                answers = [await one(*backends[0])]
             else:
-                answers = await asyncio.gather(*(self._fetch(name, fn) for name, fn in pending))
-        for (name, _), answer in zip(pending, answers, strict=True):
+                answers = await asyncio.gather(*(one(name, fn) for name, fn in backends))
+        for (name, _), answer in zip(backends, answers, strict=True):
             if isinstance(answer, str):
                 result.missing[name] = answer
-                continue
-            self.tenant.data_cache.put((self.user.email, name), answer, settings.cache_ttl_seconds)
-            result.data.extend(answer)
+            else:
+                result.data.extend(answer)
         return result
 
     async def _fetch(self, name: str, fn: Any) -> list[UserData] | str:

@@ -8,8 +8,8 @@ no request, since Gorgias Live Chat identity is whatever the visitor typed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from liveuser import (
     Channel,
@@ -21,6 +21,7 @@ from liveuser import (
     VerifiedUser,
     hookimpl,
 )
+from liveuser.webhook_routes import webhook_route
 from liveuser.webhooks import SeenDeliveries
 
 from . import rules
@@ -69,6 +70,16 @@ class GorgiasPlugin(Plugin[GorgiasSettings]):
         if ticket.id != int(raw):
             return Refusal(reason=f"Gorgias answered about another ticket than {raw}")
         return rules.judge_ticket(ticket, tenant=conversation.tenant)
+
+    def webhook_routes(self) -> Sequence[Any]:
+        """``POST /`` (under ``/webhooks/gorgias/<tenant>/`` in ``liveuser serve``):
+        the HTTP integration's deliveries, checked by :meth:`receive_webhook`."""
+
+        def handle(headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+            conversation = self.receive_webhook(headers, body)
+            return {"channel": conversation.channel.value, "ticket": conversation.conversation_id}
+
+        return [webhook_route("/", handle)]
 
     def receive_webhook(self, headers: Mapping[str, str], body: bytes) -> Conversation:
         """Check an HTTP-integration delivery's shared secret; return its ticket's conversation.

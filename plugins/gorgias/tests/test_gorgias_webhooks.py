@@ -168,3 +168,37 @@ def test_extra_fields_never_reach_the_conversation(extra: dict[str, Any]) -> Non
     headers, body = delivery({"ticket_id": 42, **extra})
     conv = read_delivery(TOKEN, headers, body).conversation("default")
     assert conv.payload == {} and conv.claims == {}
+
+
+async def test_served_webhook_checks_the_token_and_drops_the_verification(
+    make_setup: SetupFactory, fake: Fake
+) -> None:
+    import httpx2
+
+    from liveuser.serve import create_app
+
+    setup = make_setup()
+    registry = setup.pipeline.registry
+    app = create_app(registry.settings, registry=registry, ledger=setup.pipeline.ledger)
+    conv = Conversation(channel=Channel.gorgias_ticket, conversation_id=str(seed.EMAIL_VERIFIED))
+    before = fake.requests
+    assert isinstance(await setup.pipeline.verify(conv), VerifiedUser)
+    path = "/webhooks/gorgias/default/"
+    payload = {"ticket_id": seed.EMAIL_VERIFIED, "message_id": 991}
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://serve") as client:
+        forged_headers, body = delivery(payload, token="not-the-token")
+        forged = await client.post(path, content=body, headers=forged_headers)
+        assert forged.status_code == 401 and "does not match" in forged.json()["error"]
+        assert isinstance(await setup.pipeline.verify(conv), VerifiedUser)
+        assert fake.requests - before == 1  # a forged delivery drops nothing
+
+        headers, body = delivery(payload)
+        genuine = await client.post(path, content=body, headers=headers)
+        assert genuine.status_code == 200
+        assert genuine.json() == {"channel": "gorgias_ticket", "ticket": str(seed.EMAIL_VERIFIED)}
+        assert isinstance(await setup.pipeline.verify(conv), VerifiedUser)
+        assert fake.requests - before == 2  # the ticket was read again
+
+        replay = await client.post(path, content=body, headers=headers)
+        assert replay.status_code == 401

@@ -1,0 +1,55 @@
+"""A plugin's vendor webhook as a Starlette route, for ``liveuser serve``.
+
+A plugin offers its webhooks from :meth:`~liveuser.plugin.Plugin.webhook_routes`;
+:func:`webhook_route` turns its existing ``receive_…(headers, body)`` method
+into a route that answers JSON and never lets an exception reach the vendor:
+
+* ``200`` with what the handler returned (a JSON object) for a genuine delivery;
+* ``401 {"error": reason}`` for one that is not genuine (:class:`WebhookError`:
+  a bad signature or secret, a stale or replayed delivery, a malformed body);
+* ``413`` for a body over ``max_bytes``; ``503`` when the plugin lacks the
+  secret to check deliveries with (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .errors import ConfigError, WebhookError
+
+__all__ = ["WebhookHandler", "webhook_route"]
+
+log = logging.getLogger("liveuser")
+
+WebhookHandler = Callable[
+    [Mapping[str, str], bytes], Mapping[str, Any] | Awaitable[Mapping[str, Any]]
+]
+"""Checks one delivery (headers, raw body) and says what it did, as a JSON object."""
+
+
+def webhook_route(path: str, handle: WebhookHandler, *, max_bytes: int = 1_000_000) -> Route:
+    """A ``POST`` route at ``path`` that hands each delivery to ``handle``."""
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > max_bytes:
+            return JSONResponse({"error": f"body is over {max_bytes} bytes"}, status_code=413)
+        try:
+            result = handle(request.headers, body)
+            if inspect.isawaitable(result):
+                result = await result
+        except WebhookError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
+        except ConfigError as exc:
+            log.error("webhook %s cannot be checked: %s", request.url.path, exc)
+            return JSONResponse({"error": "this webhook is not configured"}, status_code=503)
+        return JSONResponse(dict(result))
+
+    return Route(path, endpoint, methods=["POST"])
