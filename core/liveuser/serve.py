@@ -23,6 +23,20 @@ Endpoints
     or unknown key, ``413`` a body over 1 MB, ``503`` a ledger that cannot
     write (the turn was not delivered, so it may be retried), ``500`` anything
     else. No traceback ever reaches the caller.
+``POST /v1/tool``
+    A tool call the model made (an agent loop running outside Python): the
+    body of ``/v1/context`` plus ``tool_call_id``, ``name`` and ``arguments``.
+    Answers ``200 {"text": …, "pending": null | {"confirmation_id", "action",
+    "summary", "expires_at"}}``. ``text`` goes back to the model; ``pending``
+    (an action the model proposed) is for the host alone, which shows
+    ``summary`` to the customer word for word beside a confirm button and
+    never gives ``confirmation_id`` to the model.
+``POST /v1/confirm``
+    The customer confirmed: ``{"channel", "conversation_id", "claims",
+    "payload", "confirmation_id"}`` (the conversation verifies again).
+    Answers ``200 {"status": "executed" | "failed" | "refused", "message",
+    "confirmation_id"}``; ``message`` is for the customer. Executed at most
+    once, however often it is posted.
 ``GET /healthz``
     ``200 {"status": "ok"}`` while the worker runs.
 ``GET /metrics``
@@ -44,7 +58,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
@@ -55,6 +69,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from .actions.protocol import confirm
 from .errors import ConfigError, LedgerError
 from .metering import Ledger
 from .models import Channel, Conversation
@@ -75,16 +90,38 @@ log = logging.getLogger("liveuser")
 MAX_BODY_BYTES = 1_000_000
 
 
-class ContextRequest(BaseModel):
-    """The body of ``POST /v1/context``."""
+class ConversationRequest(BaseModel):
+    """What every endpoint's body says about the conversation."""
 
     model_config = ConfigDict(extra="forbid")
 
     channel: str = Field(min_length=1, max_length=64)
     conversation_id: str = Field(min_length=1, max_length=200)
-    message_id: str = Field(min_length=1, max_length=200)
     claims: dict[str, str] = Field(default_factory=dict)
     payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class ContextRequest(ConversationRequest):
+    """The body of ``POST /v1/context``."""
+
+    message_id: str = Field(min_length=1, max_length=200)
+
+
+class ToolRequest(ContextRequest):
+    """The body of ``POST /v1/tool``: the model's call, as its agent loop received it."""
+
+    tool_call_id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=128)
+    arguments: Any = Field(default_factory=dict)
+
+
+class ConfirmRequest(ConversationRequest):
+    """The body of ``POST /v1/confirm``: the customer confirmed this proposal."""
+
+    confirmation_id: str = Field(min_length=1, max_length=200)
+
+
+R = TypeVar("R", bound=ConversationRequest)
 
 
 def error(status: int, reason: str) -> JSONResponse:
@@ -178,7 +215,8 @@ def create_app(
             if own_registry:
                 await registry.aclose()
 
-    async def context(request: Request) -> Response:
+    async def read(request: Request, model: type[R]) -> tuple[R, Conversation] | Response:
+        """The caller's tenant (from its key), the body and its conversation, or an error."""
         tenant = keys.tenant(request.headers.get("authorization"))
         if tenant is None:
             return error(401, "missing or unknown API key (Authorization: Bearer <key>)")
@@ -186,7 +224,7 @@ def create_app(
         if len(body) > MAX_BODY_BYTES:
             return error(413, f"body is over {MAX_BODY_BYTES} bytes")
         try:
-            ask = ContextRequest.model_validate(json.loads(body))
+            ask = model.model_validate(json.loads(body))
         except ValueError as exc:
             if isinstance(exc, ValidationError):
                 return error(400, describe_validation_error(exc, "body"))
@@ -202,6 +240,14 @@ def create_app(
             claims=ask.claims,
             payload=ask.payload,
         )
+        return ask, conversation
+
+    async def context(request: Request) -> Response:
+        parsed = await read(request, ContextRequest)
+        if isinstance(parsed, Response):
+            return parsed
+        ask, conversation = parsed
+        tenant, channel = conversation.tenant, conversation.channel
         started = time.perf_counter()
         try:
             ctx = await pipeline.context_for(conversation, ask.message_id)
@@ -228,6 +274,47 @@ def create_app(
             }
         )
 
+    async def tool(request: Request) -> Response:
+        parsed = await read(request, ToolRequest)
+        if isinstance(parsed, Response):
+            return parsed
+        ask, conversation = parsed
+        try:
+            result = await pipeline.call_tool_result(
+                conversation, ask.message_id, ask.tool_call_id, ask.name, ask.arguments
+            )
+        except LedgerError as exc:
+            log.error("ledger unavailable: %s", exc)
+            return error(503, "the ledger is unavailable; the call was not answered, retry it")
+        pending = result.pending
+        return JSONResponse(
+            {
+                "text": result.text,
+                "pending": None
+                if pending is None
+                else {
+                    "confirmation_id": pending.confirmation_id,
+                    "action": pending.action,
+                    "summary": pending.summary,
+                    "expires_at": pending.expires_at.isoformat(),
+                },
+            }
+        )
+
+    async def confirm_endpoint(request: Request) -> Response:
+        parsed = await read(request, ConfirmRequest)
+        if isinstance(parsed, Response):
+            return parsed
+        ask, conversation = parsed
+        try:
+            done = await confirm(conversation, ask.confirmation_id, pipeline=pipeline)
+        except LedgerError as exc:
+            log.error("action store unavailable: %s", exc)
+            return error(503, "the action store is unavailable; nothing was executed, retry it")
+        return JSONResponse(
+            {"status": done.status, "message": done.message, "confirmation_id": ask.confirmation_id}
+        )
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -236,6 +323,8 @@ def create_app(
 
     routes: list[BaseRoute] = [
         Route("/v1/context", context, methods=["POST"]),
+        Route("/v1/tool", tool, methods=["POST"]),
+        Route("/v1/confirm", confirm_endpoint, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
