@@ -2,14 +2,18 @@
 
 The business endpoint is ``liveuser.actions.example_endpoint``, served on
 127.0.0.1; the model-side integrations are the real OpenAI, Anthropic and MCP
-shapes (the MCP server runs in-process through the SDK's client).
+shapes (the MCP server runs in-process through the SDK's client). Every test
+on a pipeline runs on both ledgers: a SQLite file and a PostgreSQL database
+(a fresh schema of the server scripts/test starts); the action records follow
+the ledger.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,17 @@ from mcp import Client
 from starlette.applications import Starlette
 
 import liveuser
-from liveuser import AWAITING, NOT_FOUND, ConfigError, Ledger, PendingConfirmation, bind
+from liveuser import (
+    AWAITING,
+    NOT_FOUND,
+    ConfigError,
+    Ledger,
+    LedgerError,
+    PendingConfirmation,
+    Pipeline,
+    Registry,
+    bind,
+)
 from liveuser.actions import ActionStore, State, binding_hash
 from liveuser.actions.example_endpoint import PAUSE, create_action_endpoint, pause_action_settings
 from liveuser.mcp_server import stdio_server
@@ -29,13 +43,41 @@ from liveuser.metering import SCHEMA_VERSION
 from liveuser.sandbox import ANN_EMAIL, serve
 from liveuser.settings import load_settings
 
-from .conftest import PipelineFactory, host_conversation
+from .conftest import PipelineFactory, host_conversation, make_settings
 
 ARGS = {"subscription": "SUB-1", "weeks": 2}
 SUMMARY = (
     "Pause your subscription SUB-1 (Coffee monthly) for 2 weeks; no deliveries and no "
     "charges until it resumes."
 )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_target(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where the pipelines' ledger, and so the action store, lives: each engine in turn."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_schema")
+        return url
+    return tmp_path / "ledger.sqlite3"
+
+
+@pytest.fixture
+async def ledger(ledger_target: str | Path, ledger_key: bytes) -> AsyncIterator[Ledger]:
+    led = Ledger(ledger_target, ledger_key)
+    yield led
+    await led.aclose()
+
+
+def tamper(target: str | Path, sql: str, params: tuple[Any, ...]) -> None:
+    """Change the stored records behind liveuser's back, as someone with database access."""
+    if isinstance(target, str):
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:
+            conn.execute(sql.replace("?", "%s"), params)
+        return
+    with closing(sqlite3.connect(target)) as db, db:
+        db.execute(sql, params)
 
 
 @pytest.fixture(scope="module")
@@ -386,6 +428,7 @@ async def test_a_ledger_file_the_store_creates_first_is_private(
 async def test_a_stored_confirmation_altered_in_any_bound_field_is_refused(
     make_pipeline: PipelineFactory,
     endpoint: tuple[str, Starlette],
+    ledger_target: str | Path,
     column: str,
     value: str,
     reason: str,
@@ -395,12 +438,102 @@ async def test_a_stored_confirmation_altered_in_any_bound_field_is_refused(
     ann = host_conversation(ANN_EMAIL, "chat-bound")
     _, pending = await propose(pipeline, ann, **ARGS)
     assert pending is not None
-    with sqlite3.connect(pipeline.action_store.path) as db:
-        db.execute(
-            f"UPDATE action_confirmations SET {column} = ? WHERE confirmation_id = ?",
-            (value, pending.confirmation_id),
-        )
-    db.close()
+    tamper(
+        ledger_target,
+        f"UPDATE action_confirmations SET {column} = ? WHERE confirmation_id = ?",
+        (value, pending.confirmation_id),
+    )
     result = await liveuser.confirm(ann, pending.confirmation_id, pipeline=pipeline)
     assert result.status == "refused" and reason in result.message
     assert app.state.applied == [] and "execute" not in app.state.stages
+
+
+async def test_a_crash_after_the_vendor_call_is_settled_by_reading_back(
+    make_pipeline: PipelineFactory,
+    endpoint: tuple[str, Starlette],
+    ledger_target: str | Path,
+    ledger_key: bytes,
+) -> None:
+    url, app = endpoint
+    pipeline = with_actions(make_pipeline, url)
+    ann = host_conversation(ANN_EMAIL)
+    _, pending = await propose(pipeline, ann, **ARGS)
+    assert pending is not None
+    cid = pending.confirmation_id
+    store = pipeline.action_store
+    record = await store.get(cid)
+    assert record is not None
+    assert await store.move(cid, State.proposed, State.confirmed)
+    assert await store.move(cid, State.confirmed, State.executing)
+    # The vendor made the change under the record's key; then the process died.
+    done = "Subscription SUB-1 is paused for 2 weeks."
+    app.state.executions[record.idempotency_key] = {"status": "done", "detail": done}
+    restarted = Ledger(ledger_target, ledger_key)
+    try:
+        results = await liveuser.recover(Pipeline(pipeline.registry, restarted))
+    finally:
+        await restarted.aclose()
+    assert [(r.status, r.confirmation_id, r.message) for r in results] == [("executed", cid, done)]
+    settled = await store.get(cid)
+    assert settled is not None and settled.state is State.executed and settled.outcome == done
+    assert await store.in_flight() == []
+    assert "execute" not in app.state.stages  # read back, never executed again
+
+
+async def test_two_workers_on_one_postgres_database_execute_a_confirmation_once(
+    postgres_schema: str, ledger_key: bytes, tmp_path: Path, endpoint: tuple[str, Starlette]
+) -> None:
+    url, app = endpoint
+    ledgers = [Ledger(postgres_schema, ledger_key, pool_size=2) for _ in range(2)]
+    workers = [
+        Pipeline(
+            Registry(
+                make_settings(
+                    tmp_path, actions={"http": [pause_action_settings(url)], "enabled": [PAUSE]}
+                ),
+                discover=False,
+            ),
+            led,
+        )
+        for led in ledgers
+    ]
+    try:
+        ann = host_conversation(ANN_EMAIL)
+        _, pending = await propose(workers[0], ann, **ARGS)
+        assert pending is not None
+        cid = pending.confirmation_id
+        results = await asyncio.gather(
+            *(liveuser.confirm(ann, cid, pipeline=w) for w in workers for _ in range(2))
+        )
+        assert sorted(r.status for r in results) == ["executed", "refused", "refused", "refused"]
+        assert app.state.applied == [("SUB-1", 2)] and app.state.stages.count("execute") == 1
+        for worker in workers:
+            record = await worker.action_store.get(cid)
+            assert record is not None and record.state is State.executed
+        assert [s for s, _ in await workers[1].action_store.events(cid)] == [
+            "proposed",
+            "confirmed",
+            "executing",
+            "executed",
+        ]
+    finally:
+        for worker in workers:
+            await worker.registry.aclose()
+            await worker.ledger.aclose()
+
+
+async def test_an_unreachable_postgres_action_store_is_one_line_without_the_password() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    url = f"postgresql://liveuser:hunter2-secret@127.0.0.1:{port}/ledger?connect_timeout=1"
+    led = Ledger(url, b"k" * 32, busy_timeout=1.0)
+    try:
+        with pytest.raises(LedgerError) as caught:
+            await ActionStore.beside(led).get("any")
+        message = str(caught.value)
+        assert "\n" not in message and "hunter2" not in message and f"127.0.0.1:{port}" in message
+    finally:
+        await led.aclose()

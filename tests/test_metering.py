@@ -716,7 +716,7 @@ async def test_an_unreachable_postgres_is_a_one_line_error_without_the_password(
         await led.aclose()
 
 
-async def test_a_pipeline_on_a_postgres_ledger_forgets_and_names_what_actions_lack(
+async def test_a_pipeline_on_a_postgres_ledger_forgets_and_keeps_actions_beside_it(
     postgres_schema: str, tmp_path: Path
 ) -> None:
     from liveuser import Pipeline, Registry, Settings
@@ -728,8 +728,9 @@ async def test_a_pipeline_on_a_postgres_ledger_forgets_and_names_what_actions_la
     try:
         await deliver(ledger, chars=10, identity="ann@example.com")
         assert await pipeline.forget("ann@example.com") == 1
-        with pytest.raises(LedgerError, match="actions are kept beside a SQLite ledger"):
-            pipeline.action_store  # noqa: B018
+        assert pipeline.action_store.path == ledger.path
+        assert await pipeline.action_store.in_flight() == []
     finally:
         await pipeline.registry.aclose()
         await ledger.aclose()
+    assert not (tmp_path / "unused.sqlite3").exists()

@@ -20,7 +20,7 @@ import asyncio
 import functools
 import hmac
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from .errors import LedgerError
@@ -33,7 +33,7 @@ try:
 except ImportError:  # pragma: no cover - the extra is not installed
     psycopg = None  # type: ignore[assignment]
 
-__all__ = ["PostgresEngine"]
+__all__ = ["PostgresEngine", "pg_sql"]
 
 _MIGRATION_LOCK = 0x6C69_7665_7573_6572  # "liveuser": one migration at a time
 
@@ -63,7 +63,7 @@ CREATE INDEX IF NOT EXISTS deliveries_by_tenant_time
 
 
 @functools.lru_cache(maxsize=64)
-def _pg(sql: str) -> str:
+def pg_sql(sql: str) -> str:
     """The shared SQL's ``?`` placeholders as psycopg's ``%s`` (no literal ``?`` or ``%``)."""
     return sql.replace("?", "%s")
 
@@ -77,12 +77,12 @@ class _Tx:
         self.conn = conn
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        cursor = await self.conn.execute(_pg(sql), tuple(params))
+        cursor = await self.conn.execute(pg_sql(sql), tuple(params))
         row: tuple[Any, ...] | None = await cursor.fetchone()
         return row
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        cursor = await self.conn.execute(_pg(sql), tuple(params))
+        cursor = await self.conn.execute(pg_sql(sql), tuple(params))
         return int(cursor.rowcount)
 
 
@@ -135,13 +135,18 @@ class PostgresEngine:
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         async with self._connection() as conn:
-            cursor = await conn.execute(_pg(sql), tuple(params))
+            cursor = await conn.execute(pg_sql(sql), tuple(params))
             rows: list[tuple[Any, ...]] = await cursor.fetchall()
             return rows
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         async with self._connection() as conn, conn.transaction():
             return await _Tx(conn).execute(sql, params)
+
+    def connection(self) -> AbstractAsyncContextManager[Any]:
+        """A pooled connection (autocommit) for the tables kept beside the ledger's,
+        such as the action records; every database or network failure is a LedgerError."""
+        return self._connection()
 
     # -- plumbing ------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Any
 from .actions.model import Action, ToolResult
 from .actions.protocol import propose
 from .actions.store import ActionStore
-from .errors import LedgerError, LiveuserError, UnknownTenantError
+from .errors import LiveuserError, UnknownTenantError
 from .http import deadline
 from .identity import normalize_email
 from .ledger_sqlite import SqliteEngine
@@ -47,19 +47,17 @@ class Pipeline:
 
     @property
     def action_store(self) -> ActionStore:
-        """The action records, in the ledger's database file (opened on first use)."""
+        """The action records, in the ledger's database, SQLite file or PostgreSQL
+        (opened on first use)."""
         if self._action_store is None:
-            if not isinstance(self.ledger.engine, SqliteEngine):
-                raise LedgerError(
-                    f"actions are kept beside a SQLite ledger; {self.ledger.path} is "
-                    "PostgreSQL, which the action store does not use yet"
-                )
-            self._action_store = ActionStore(self.ledger.path)
+            self._action_store = ActionStore.beside(self.ledger)
         return self._action_store
 
     @property
-    def _ledger_is_a_file(self) -> bool:
-        return isinstance(self.ledger.engine, SqliteEngine) and self.ledger.path != ":memory:"
+    def _ledger_is_shared(self) -> bool:
+        """Whether other processes may have written action records to the ledger's
+        database (anything but a private ``":memory:"`` SQLite ledger)."""
+        return not isinstance(self.ledger.engine, SqliteEngine) or self.ledger.path != ":memory:"
 
     def _tenant(self, conversation: Conversation) -> Tenant | Refusal:
         try:
@@ -134,7 +132,7 @@ class Pipeline:
         every cached datum and verification of theirs in this process. Returns the
         ledger rows and action records erased."""
         erased = await self.ledger.forget(email)
-        if self._action_store is not None or self._ledger_is_a_file:
+        if self._action_store is not None or self._ledger_is_shared:
             erased += await self.action_store.forget(self.ledger.identity_hash(email))
         for name in self.registry.tenant_names():
             await self.registry.tenant(name).aforget_identity(normalize_email(email))

@@ -1,12 +1,22 @@
 """The action records: proposals, confirmations, idempotency keys and outcomes.
 
-They live in the ledger's SQLite file (``action_confirmations`` and
-``action_events``), opened with connections of their own (WAL, ``BEGIN
-IMMEDIATE``), so the ledger's own tables and schema version are untouched. A
-``":memory:"`` ledger gets a private in-memory database instead.
+They live in the ledger's database (``action_confirmations`` and
+``action_events``), beside the ledger's own tables, whose schema version they
+leave untouched. The logic here is the same for both engines; each engine
+runs one unit of work as one write transaction:
 
-State machine (each step one conditional UPDATE, so two processes or two
-concurrent confirmations can never both take it)::
+* SQLite (:mod:`liveuser.actions.store_sqlite`): connections of its own to the
+  ledger's file (WAL, ``BEGIN IMMEDIATE``); a ``":memory:"`` ledger gets a
+  private in-memory database instead;
+* PostgreSQL (:mod:`liveuser.actions.store_postgres`): the ledger's pool; the
+  tables are created once, under an advisory lock, when several workers start
+  together.
+
+:meth:`ActionStore.beside` picks the engine of a ledger.
+
+State machine (each step one conditional ``UPDATE ... WHERE state = ...``, so
+of two processes, two workers or two concurrent confirmations exactly one
+takes it)::
 
     proposed ──► confirmed ──► executing ──► executed | failed
        ├──► superseded (a newer proposal of the same action, same conversation)
@@ -23,62 +33,55 @@ keyed hash of the email is stored (the ledger's own
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sqlite3
-import threading
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ..errors import LedgerError
 from .model import Confirmation, State
+
+if TYPE_CHECKING:
+    from ..metering import Ledger
+
+__all__ = ["ActionEngine", "ActionStore", "ActionTx"]
 
 _T = TypeVar("_T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS action_confirmations (
-    confirmation_id TEXT PRIMARY KEY,
-    tenant          TEXT NOT NULL,
-    channel         TEXT NOT NULL,
-    conversation_id TEXT NOT NULL,
-    identity_hash   TEXT NOT NULL,
-    action          TEXT NOT NULL,
-    arguments       TEXT NOT NULL,
-    target          TEXT NOT NULL,
-    summary         TEXT NOT NULL,
-    summary_hash    TEXT NOT NULL,
-    expires_at      TEXT NOT NULL,
-    binding         TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    state           TEXT NOT NULL CHECK (state IN ('proposed', 'superseded', 'expired',
-                        'confirmed', 'executing', 'executed', 'failed')),
-    outcome         TEXT,
-    created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS action_confirmations_by_conversation
-    ON action_confirmations (tenant, channel, conversation_id, state);
-CREATE INDEX IF NOT EXISTS action_confirmations_by_identity
-    ON action_confirmations (identity_hash);
-CREATE INDEX IF NOT EXISTS action_confirmations_in_flight
-    ON action_confirmations (state) WHERE state IN ('confirmed', 'executing');
-CREATE TABLE IF NOT EXISTS action_events (
-    id              INTEGER PRIMARY KEY,
-    confirmation_id TEXT NOT NULL REFERENCES action_confirmations (confirmation_id),
-    state           TEXT NOT NULL,
-    detail          TEXT,
-    at              TEXT NOT NULL
-);
-"""
-
-_COLUMNS = (
+COLUMNS = (
     "confirmation_id, tenant, channel, conversation_id, identity_hash, action, arguments, "
     "target, summary, summary_hash, expires_at, binding, idempotency_key, state, outcome"
 )
+
+
+class ActionTx(Protocol):
+    """One open write transaction of an engine, in the shared SQL (``?`` placeholders)."""
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of a query."""
+        ...
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; the number of rows it changed."""
+        ...
+
+
+class ActionEngine(Protocol):
+    """What a database gives the action store. Every failure is a one-line LedgerError."""
+
+    name: str
+    """How errors name the database (a path, or a URL without its password)."""
+
+    async def run(
+        self, work: Callable[[ActionTx], Coroutine[Any, Any, _T]], *, lock: str | None = None
+    ) -> _T:
+        """Run ``work`` in one write transaction (creating the tables first if needed),
+        excluding every other transaction holding ``lock``; commit if it returns."""
+        ...
+
+    def close(self) -> None:
+        """Release what the engine holds of its own (idempotent)."""
+        ...
 
 
 def _stamp(at: datetime) -> str:
@@ -87,10 +90,6 @@ def _stamp(at: datetime) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _record(row: tuple[Any, ...]) -> Confirmation:
@@ -113,79 +112,52 @@ def _record(row: tuple[Any, ...]) -> Confirmation:
     )
 
 
+async def _event(tx: ActionTx, cid: str, state: State, detail: str | None, at: str) -> None:
+    await tx.execute(
+        "INSERT INTO action_events (confirmation_id, state, detail, at) VALUES (?, ?, ?, ?)",
+        (cid, state.value, detail, at),
+    )
+
+
 class ActionStore:
-    """The action tables beside the ledger at ``path``; every method is async and atomic."""
+    """The action tables beside a ledger; every method is async and atomic.
+
+    ``ActionStore(path)`` keeps them in a SQLite file (``":memory:"``: a private
+    database); ``ActionStore(engine)`` in any :class:`ActionEngine`;
+    :meth:`beside` next to a ledger, whichever its engine.
+    """
 
     def __init__(
-        self, path: str | Path, *, clock: Callable[[], datetime] = _now, busy_timeout: float = 5.0
+        self,
+        target: str | Path | ActionEngine,
+        *,
+        clock: Callable[[], datetime] = _now,
+        busy_timeout: float = 5.0,
     ) -> None:
-        self.path = str(path)
-        self.clock = clock
-        self._busy_timeout = busy_timeout
-        self._memory: sqlite3.Connection | None = None
-        self._lock = threading.Lock()  # one writer per process at a time, many processes by SQLite
-        self._ready = False
-        if self.path == ":memory:":
-            self._uri = f"file:liveuser-actions-{uuid.uuid4().hex}?mode=memory&cache=shared"
-            self._memory = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+        if isinstance(target, str | Path):
+            from .store_sqlite import SqliteActions
+
+            self._engine: ActionEngine = SqliteActions(str(target), busy_timeout=busy_timeout)
         else:
-            self._uri = ""
+            self._engine = target
+        self.path = self._engine.name
+        self.clock = clock
+
+    @classmethod
+    def beside(cls, ledger: Ledger) -> ActionStore:
+        """The action store in ``ledger``'s database: its SQLite file, or its
+        PostgreSQL database through its pool of connections."""
+        from ..ledger_postgres import PostgresEngine
+
+        if isinstance(ledger.engine, PostgresEngine):
+            from .store_postgres import PostgresActions
+
+            return cls(PostgresActions(ledger.engine))
+        return cls(ledger.path)
 
     def close(self) -> None:
-        """Release the private in-memory database, if any. Idempotent."""
-        if self._memory is not None:
-            self._memory.close()
-            self._memory = None
-
-    # -- plumbing ------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._uri:
-            return sqlite3.connect(
-                self._uri, uri=True, timeout=self._busy_timeout, isolation_level=None
-            )
-        if not os.path.exists(self.path):
-            # Private to its owner, as the ledger creates it: the file may be opened here first.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL").fetchone()
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
-
-    def _in_thread(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        with self._lock:
-            try:
-                conn = self._connect()
-            except sqlite3.Error as exc:
-                raise LedgerError(f"action store {self.path}: {_one_line(exc)}") from exc
-            try:
-                if not self._ready:
-                    conn.executescript(_SCHEMA)
-                    self._ready = True
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    result = fn(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                return result
-            except sqlite3.Error as exc:
-                raise LedgerError(f"action store {self.path}: {_one_line(exc)}") from exc
-            finally:
-                conn.close()
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
-        return await asyncio.to_thread(self._in_thread, fn)
-
-    @staticmethod
-    def _event(
-        conn: sqlite3.Connection, cid: str, state: State, detail: str | None, at: str
-    ) -> None:
-        conn.execute(
-            "INSERT INTO action_events (confirmation_id, state, detail, at) VALUES (?, ?, ?, ?)",
-            (cid, state.value, detail, at),
-        )
+        """Release the engine's own resources (a private in-memory database). Idempotent."""
+        self._engine.close()
 
     # -- transitions -----------------------------------------------------------
 
@@ -193,22 +165,24 @@ class ActionStore:
         """Store a new proposal; older open proposals of the same action and
         conversation are superseded (only the latest can be confirmed)."""
         at = _stamp(self.clock())
+        scope = (record.tenant, record.channel, record.conversation_id, record.action)
 
-        def work(conn: sqlite3.Connection) -> None:
-            stale = conn.execute(
+        async def work(tx: ActionTx) -> None:
+            stale = await tx.fetchall(
                 "SELECT confirmation_id FROM action_confirmations WHERE tenant = ? AND channel = ?"
                 " AND conversation_id = ? AND action = ? AND state = 'proposed'",
-                (record.tenant, record.channel, record.conversation_id, record.action),
-            ).fetchall()
+                scope,
+            )
             for (cid,) in stale:
-                conn.execute(
+                moved = await tx.execute(
                     "UPDATE action_confirmations SET state = 'superseded', updated_at = ?"
-                    " WHERE confirmation_id = ?",
+                    " WHERE confirmation_id = ? AND state = 'proposed'",
                     (at, cid),
                 )
-                self._event(conn, cid, State.superseded, record.confirmation_id, at)
-            conn.execute(
-                f"INSERT INTO action_confirmations ({_COLUMNS}, created_at, updated_at)"
+                if moved:
+                    await _event(tx, cid, State.superseded, record.confirmation_id, at)
+            await tx.execute(
+                f"INSERT INTO action_confirmations ({COLUMNS}, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.confirmation_id,
@@ -230,90 +204,93 @@ class ActionStore:
                     at,
                 ),
             )
-            self._event(conn, record.confirmation_id, record.state, None, at)
+            await _event(tx, record.confirmation_id, record.state, None, at)
 
-        await self._run(work)
+        await self._engine.run(work, lock="\x1f".join(("action-proposal", *scope)))
 
     async def get(self, confirmation_id: str) -> Confirmation | None:
-        def work(conn: sqlite3.Connection) -> Confirmation | None:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM action_confirmations WHERE confirmation_id = ?",
+        async def work(tx: ActionTx) -> Confirmation | None:
+            rows = await tx.fetchall(
+                f"SELECT {COLUMNS} FROM action_confirmations WHERE confirmation_id = ?",
                 (confirmation_id,),
-            ).fetchone()
-            return None if row is None else _record(row)
+            )
+            return _record(rows[0]) if rows else None
 
-        return await self._run(work)
+        return await self._engine.run(work)
 
     async def move(
         self, confirmation_id: str, old: State, new: State, detail: str | None = None
     ) -> bool:
-        """``old`` → ``new`` if the record is still in ``old``; whether this call moved it."""
+        """``old`` → ``new`` if the record is still in ``old``; whether this call moved it.
+
+        One conditional UPDATE: of concurrent callers, on any engine and from
+        any process, exactly one moves it."""
         at = _stamp(self.clock())
 
-        def work(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
+        async def work(tx: ActionTx) -> bool:
+            changed = await tx.execute(
                 "UPDATE action_confirmations SET state = ?, updated_at = ?,"
                 " outcome = COALESCE(?, outcome) WHERE confirmation_id = ? AND state = ?",
                 (new.value, at, detail, confirmation_id, old.value),
             )
-            if cursor.rowcount != 1:
+            if changed != 1:
                 return False
-            self._event(conn, confirmation_id, new, detail, at)
+            await _event(tx, confirmation_id, new, detail, at)
             return True
 
-        return await self._run(work)
+        return await self._engine.run(work)
 
     async def pending(self, tenant: str, channel: str, conversation_id: str) -> list[Confirmation]:
         """The conversation's proposals still waiting for the customer, oldest first."""
         now = _stamp(self.clock())
 
-        def work(conn: sqlite3.Connection) -> list[Confirmation]:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM action_confirmations WHERE tenant = ? AND channel = ?"
+        async def work(tx: ActionTx) -> list[Confirmation]:
+            rows = await tx.fetchall(
+                f"SELECT {COLUMNS} FROM action_confirmations WHERE tenant = ? AND channel = ?"
                 " AND conversation_id = ? AND state = 'proposed' AND expires_at > ?"
                 " ORDER BY created_at",
                 (tenant, channel, conversation_id, now),
-            ).fetchall()
+            )
             return [_record(r) for r in rows]
 
-        return await self._run(work)
+        return await self._engine.run(work)
 
     async def in_flight(self) -> list[Confirmation]:
         """Records a crash may have left ``confirmed`` or ``executing``."""
 
-        def work(conn: sqlite3.Connection) -> list[Confirmation]:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM action_confirmations"
+        async def work(tx: ActionTx) -> list[Confirmation]:
+            rows = await tx.fetchall(
+                f"SELECT {COLUMNS} FROM action_confirmations"
                 " WHERE state IN ('confirmed', 'executing') ORDER BY created_at"
-            ).fetchall()
+            )
             return [_record(r) for r in rows]
 
-        return await self._run(work)
+        return await self._engine.run(work)
 
     async def events(self, confirmation_id: str) -> list[tuple[str, str | None]]:
         """The record's transitions, oldest first: (state, detail)."""
 
-        def work(conn: sqlite3.Connection) -> list[tuple[str, str | None]]:
-            rows = conn.execute(
+        async def work(tx: ActionTx) -> list[tuple[str, str | None]]:
+            rows = await tx.fetchall(
                 "SELECT state, detail FROM action_events WHERE confirmation_id = ? ORDER BY id",
                 (confirmation_id,),
-            ).fetchall()
+            )
             return [(str(s), d) for s, d in rows]
 
-        return await self._run(work)
+        return await self._engine.run(work)
 
     async def for_identity(self, identity_hash: str) -> list[Confirmation]:
         """Every action record of one person (by the ledger's identity hash), oldest first."""
 
-        def work(conn: sqlite3.Connection) -> list[Confirmation]:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM action_confirmations WHERE identity_hash = ?"
+        async def work(tx: ActionTx) -> list[Confirmation]:
+            rows = await tx.fetchall(
+                f"SELECT {COLUMNS} FROM action_confirmations WHERE identity_hash = ?"
                 " ORDER BY created_at",
                 (identity_hash,),
-            ).fetchall()
+            )
             return [_record(r) for r in rows]
 
-        return await self._run(work)
+        return await self._engine.run(work)
 
     async def forget(self, identity_hash: str) -> int:
         """Erase one person's action records: identity hash, arguments, summary and
@@ -322,26 +299,27 @@ class ActionStore:
         confirmed. Returns how many records were erased."""
         at = _stamp(self.clock())
 
-        def work(conn: sqlite3.Connection) -> int:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT confirmation_id FROM action_confirmations WHERE identity_hash = ?"
-                    " AND state NOT IN ('confirmed', 'executing')",
-                    (identity_hash,),
-                )
-            ]
-            for cid in ids:
-                conn.execute(
+        async def work(tx: ActionTx) -> int:
+            rows = await tx.fetchall(
+                "SELECT confirmation_id FROM action_confirmations WHERE identity_hash = ?"
+                " AND state NOT IN ('confirmed', 'executing')",
+                (identity_hash,),
+            )
+            erased = 0
+            for (cid,) in rows:
+                # Conditional again: a confirmation another worker just took stays whole.
+                changed = await tx.execute(
                     "UPDATE action_confirmations SET identity_hash = '', arguments = '{}',"
                     " target = '{}', summary = '', outcome = NULL, updated_at = ?,"
                     " state = CASE state WHEN 'proposed' THEN 'expired' ELSE state END"
-                    " WHERE confirmation_id = ?",
+                    " WHERE confirmation_id = ? AND state NOT IN ('confirmed', 'executing')",
                     (at, cid),
                 )
-                conn.execute(
-                    "UPDATE action_events SET detail = NULL WHERE confirmation_id = ?", (cid,)
-                )
-            return len(ids)
+                if changed:
+                    await tx.execute(
+                        "UPDATE action_events SET detail = NULL WHERE confirmation_id = ?", (cid,)
+                    )
+                    erased += 1
+            return erased
 
-        return await self._run(work)
+        return await self._engine.run(work)
