@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import string
 import threading
 import time
@@ -16,6 +17,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from liveuser.errors import LiveuserError, WebhookError
+from liveuser.models import Channel, Conversation
+from liveuser.webhook_routes import named_conversations
 from liveuser.webhooks import (
     MAX_DELIVERY_ID_CHARS,
     SeenDeliveries,
@@ -599,6 +602,14 @@ def test_replayed_delivery_is_rejected() -> None:
         seen.check("x", namespace="shopify")
 
 
+def test_replay_of_a_signature_is_rejected_without_quoting_it() -> None:
+    seen = SeenDeliveries(clock=FakeClock())
+    seen.check("c2lnbmF0dXJl", "zendesk:signature", quote=False)
+    with pytest.raises(WebhookError, match="replayed delivery in namespace") as caught:
+        seen.check("c2lnbmF0dXJl", "zendesk:signature", quote=False)
+    assert "c2lnbmF0dXJl" not in str(caught.value)
+
+
 def test_delivery_is_accepted_again_once_ttl_has_passed() -> None:
     clock = FakeClock()
     seen = SeenDeliveries(ttl=60.0, clock=clock)
@@ -789,3 +800,37 @@ def test_concurrent_first_sightings_are_atomic() -> None:
     a.join(5)
     b.join(5)
     assert results == {"a": True, "b": False}
+
+
+conversations_ = st.lists(
+    st.one_of(
+        st.none(),
+        st.builds(
+            Conversation,
+            channel=st.sampled_from(list(Channel)),
+            conversation_id=st.text(
+                alphabet=string.ascii_letters + string.digits + "_-", min_size=1, max_size=30
+            ),
+            payload=st.dictionaries(st.just("raw_body"), st.just("payload~5e2b")),
+            claims=st.dictionaries(st.just("token"), st.just("claim~9d41")),
+        ),
+    ),
+    max_size=5,
+)
+
+
+@given(conversations=conversations_)
+def test_a_route_answer_names_each_conversation_and_nothing_else(
+    conversations: list[Conversation | None],
+) -> None:
+    answer = named_conversations(conversations)
+    named = [c for c in conversations if c is not None]
+    if not named:
+        assert answer == {}
+        return
+    assert answer == {
+        "conversations": [
+            {"channel": c.channel.value, "conversation_id": c.conversation_id} for c in named
+        ]
+    }
+    assert "~" not in json.dumps(answer)  # neither the payload nor the claims

@@ -16,18 +16,25 @@ fixture into a conftest activates it there) and builds its tenants with
         async with PluginHarness(tmp_path, [AcmePlugin]) as harness:
             yield lambda **o: harness.build(plugins={"acme": fake_settings(fake.url, **o)})
 
+A plugin's webhook routes are tested as ``liveuser serve`` mounts them with
+:func:`served_app`, in process (no socket)::
+
+    async with served_app(setup.pipeline) as client:
+        answer = await client.post("/webhooks/acme/default/", content=body, headers=headers)
+
 Nothing here is imported by liveuser itself; it needs pytest.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 import stamina
 from starlette.applications import Starlette
@@ -73,6 +80,23 @@ class ServedFake:
     def serve(cls, app: Starlette) -> Iterator[ServedFake]:
         with serve(app) as url:
             yield cls(url, app)
+
+
+@asynccontextmanager
+async def served_app(pipeline: Pipeline) -> AsyncIterator[httpx2.AsyncClient]:
+    """A client of ``liveuser serve``'s app over ``pipeline``'s registry and ledger.
+
+    Requests go through :class:`httpx2.ASGITransport` to the app in this
+    process (base URL ``http://serve``); the registry and ledger stay the
+    caller's to close. Needs the ``serve`` extra.
+    """
+    from .serve import create_app
+
+    registry = pipeline.registry
+    app = create_app(registry.settings, registry=registry, ledger=pipeline.ledger)
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://serve") as client:
+        yield client
 
 
 @dataclass

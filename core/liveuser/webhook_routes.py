@@ -9,13 +9,16 @@ into a route that answers JSON and never lets an exception reach the vendor:
   a bad signature or secret, a stale or replayed delivery, a malformed body);
 * ``413`` for a body over ``max_bytes``; ``503`` when the plugin lacks the
   secret to check deliveries with (:class:`ConfigError`).
+
+A handler whose delivery names conversations answers with
+:func:`named_conversations`: their channels and ids, never their payloads.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -23,8 +26,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .errors import ConfigError, WebhookError
+from .models import Conversation
 
-__all__ = ["WebhookHandler", "webhook_route"]
+__all__ = ["WebhookHandler", "named_conversations", "webhook_route"]
 
 log = logging.getLogger("liveuser")
 
@@ -32,6 +36,21 @@ WebhookHandler = Callable[
     [Mapping[str, str], bytes], Mapping[str, Any] | Awaitable[Mapping[str, Any]]
 ]
 """Checks one delivery (headers, raw body) and says what it did, as a JSON object."""
+
+
+def named_conversations(conversations: Iterable[Conversation | None]) -> dict[str, Any]:
+    """A route's answer for the conversations a delivery named (``None`` entries skipped).
+
+    ``{"conversations": [{"channel": …, "conversation_id": …}, …]}`` in the
+    order given, or ``{}`` when it named none. Only the channel and id appear:
+    a conversation's payload and claims (a signed body, a hinted author) never do.
+    """
+    named = [
+        {"channel": c.channel.value, "conversation_id": c.conversation_id}
+        for c in conversations
+        if c is not None
+    ]
+    return {"conversations": named} if named else {}
 
 
 def webhook_route(path: str, handle: WebhookHandler, *, max_bytes: int = 1_000_000) -> Route:

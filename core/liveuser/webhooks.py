@@ -196,12 +196,17 @@ class SeenDeliveries:
             self._seen[key] = now
             return True
 
-    def check(self, delivery_id: str, namespace: str = "") -> None:
-        """Like :meth:`first_time`, but raise :class:`WebhookError` on a replay."""
+    def check(self, delivery_id: str, namespace: str = "", *, quote: bool = True) -> None:
+        """Like :meth:`first_time`, but raise :class:`WebhookError` on a replay.
+
+        The error quotes ``delivery_id`` unless ``quote`` is False: pass False
+        when the id is a signature, since the reason may be answered to the caller.
+        """
         if not self.first_time(delivery_id, namespace):
             where = f" in namespace {namespace!r}" if namespace else ""
+            named = f" {delivery_id!r}" if quote else ""
             raise WebhookError(
-                f"replayed delivery {delivery_id!r}{where}: already seen within {self._ttl:g}s"
+                f"replayed delivery{named}{where}: already seen within {self._ttl:g}s"
             )
 
     def __len__(self) -> int:

@@ -10,7 +10,7 @@ the token must name that user. The rules are in :mod:`liveuser_freshworks.rules`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -26,6 +26,7 @@ from liveuser import (
     VerifiedUser,
     hookimpl,
 )
+from liveuser.webhook_routes import named_conversations, webhook_route
 from liveuser.webhooks import SeenDeliveries
 
 from . import rules
@@ -141,6 +142,20 @@ class FreshworksPlugin(Plugin[FreshworksSettings]):
         )
 
     # -- webhooks ------------------------------------------------------------
+
+    def webhook_routes(self) -> Sequence[Any]:
+        """``POST /freshchat`` and ``POST /freshdesk`` (under ``/webhooks/freshworks/<tenant>/``
+        in ``liveuser serve``): deliveries checked by :meth:`receive_freshchat_webhook`
+        and :meth:`receive_freshdesk_webhook`, answered with the conversation
+        they name (:func:`~liveuser.webhook_routes.named_conversations`), or ``{}``."""
+
+        def freshchat(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+            return named_conversations([self.receive_freshchat_webhook(headers, body)])
+
+        def freshdesk(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+            return named_conversations([self.receive_freshdesk_webhook(headers, body)])
+
+        return [webhook_route("/freshchat", freshchat), webhook_route("/freshdesk", freshdesk)]
 
     @cached_property
     def _webhook_key(self) -> rsa.RSAPublicKey:

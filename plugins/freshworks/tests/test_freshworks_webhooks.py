@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liveuser import Channel, ConfigError, Conversation, WebhookError
+from liveuser.testing import served_app
 from liveuser.webhooks import SeenDeliveries
 from liveuser_freshworks.fake import (
     FAKE_WEBHOOK_SECRET,
@@ -254,3 +255,80 @@ def test_any_freshdesk_delivery_without_the_secret_is_refused(token: str, payloa
         return
     with pytest.raises(WebhookError):
         verify_freshdesk_webhook(FAKE_WEBHOOK_SECRET, {"X-Liveuser-Token": token}, body, seen=seen)
+
+
+# -- served: POST /webhooks/freshworks/<tenant>/freshchat and /freshdesk --------------
+
+FRESHCHAT_PATH = "/webhooks/freshworks/default/freshchat"
+FRESHDESK_PATH = "/webhooks/freshworks/default/freshdesk"
+
+
+async def test_served_freshchat_webhook_checks_the_signature(make_setup: SetupFactory) -> None:
+    setup = make_setup(webhooks=True)
+    body = message_body(message_id="served-1")
+    async with served_app(setup.pipeline) as client:
+        forged = await client.post(
+            FRESHCHAT_PATH, content=body, headers={"X-Freshchat-Signature": COURIER_SIGNATURE}
+        )
+        assert forged.status_code == 401 and "does not match" in forged.json()["error"]
+
+        genuine = await client.post(FRESHCHAT_PATH, content=body, headers=signed(body))
+        assert genuine.status_code == 200
+        assert genuine.json() == {
+            "conversations": [{"channel": "freshchat", "conversation_id": seed.CONV_CHLOE}]
+        }
+        # The user the delivery names is a hint for verification, never echoed.
+        assert seed.USER_CHLOE not in genuine.text
+
+        replay = await client.post(FRESHCHAT_PATH, content=body, headers=signed(body))
+        assert replay.status_code == 401 and "replayed" in replay.json()["error"]
+
+        agent = message_body(message_id="served-agent", actor_type="agent")
+        answer = await client.post(FRESHCHAT_PATH, content=agent, headers=signed(agent))
+        assert answer.status_code == 200 and answer.json() == {}
+
+
+async def test_served_freshdesk_webhook_checks_the_secret_and_drops_the_verification(
+    make_setup: SetupFactory,
+) -> None:
+    setup = make_setup()
+    conv = Conversation(channel=Channel.freshdesk, conversation_id=str(seed.EMAIL_VERIFIED))
+    assert (await setup.pipeline.context_for(conv, message_id="m1")).verified
+    assert setup.tenant.cached_verification(conv) is not None
+    payload = {"ticket_id": seed.EMAIL_VERIFIED, "updated_at": "2026-11-25T10:00:00Z"}
+    body = json.dumps(payload).encode()
+    async with served_app(setup.pipeline) as client:
+        forged = await client.post(
+            FRESHDESK_PATH, content=body, headers=desk_headers("wrong-secret-0123456789")
+        )
+        assert forged.status_code == 401
+        assert forged.json() == {"error": "webhook X-Liveuser-Token does not match"}
+        assert setup.tenant.cached_verification(conv) is not None  # nothing dropped
+
+        genuine = await client.post(FRESHDESK_PATH, content=body, headers=desk_headers())
+        assert genuine.status_code == 200
+        assert genuine.json() == {
+            "conversations": [{"channel": "freshdesk", "conversation_id": str(seed.EMAIL_VERIFIED)}]
+        }
+        assert FAKE_WEBHOOK_SECRET not in genuine.text
+        assert setup.tenant.cached_verification(conv) is None
+
+        # Freshdesk repeats a rule's call; the same update is acknowledged and ignored.
+        again = await client.post(FRESHDESK_PATH, content=body, headers=desk_headers())
+        assert again.status_code == 200 and again.json() == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "options"),
+    [(FRESHCHAT_PATH, {}), (FRESHDESK_PATH, {"freshdesk_webhook_secret": None})],
+)
+async def test_served_webhook_without_its_secret_is_not_configured(
+    make_setup: SetupFactory, path: str, options: dict[str, Any]
+) -> None:
+    setup = make_setup(**options)
+    body = message_body(message_id="unconfigured-1")
+    headers = {**signed(body), **desk_headers()}
+    async with served_app(setup.pipeline) as client:
+        answer = await client.post(path, content=body, headers=headers)
+    assert answer.status_code == 503
+    assert answer.json() == {"error": "this webhook is not configured"}

@@ -12,8 +12,8 @@ channel) costs one, and an unattested chat none. The rules are in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from liveuser import (
     Channel,
@@ -29,6 +29,7 @@ from liveuser import (
 )
 from liveuser.host import verify_host_attestation
 from liveuser.tokens import verify_attestation
+from liveuser.webhook_routes import webhook_route
 from liveuser.webhooks import SeenDeliveries
 
 from . import rules
@@ -177,6 +178,28 @@ class HubSpotPlugin(Plugin[HubSpotSettings]):
             rules.CHAT_CHANNEL: Channel.hubspot_chat,
         }.get(message.channel_id or "")
         return None if channel is None else conversation_for(self.tenant, event, channel)
+
+    def webhook_routes(self) -> Sequence[Any]:
+        """``POST /`` (under ``/webhooks/hubspot/<tenant>/`` in ``liveuser serve``):
+        deliveries checked by :meth:`receive_webhook` against ``webhook_url``.
+
+        Answers ``{"events": [{"subscription_type", "thread_id"}, …]}`` (``{}``
+        for none) without calling HubSpot: a new message's channel costs a
+        request (:meth:`conversation_for_event`), and HubSpot wants its answer
+        at once. Without ``webhook_url`` the route answers ``503``.
+        """
+
+        def handle(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+            url = self.settings.webhook_url
+            if url is None:
+                raise ConfigError(f"tenant {self.tenant}: hubspot webhook_url is not set")
+            events = self.receive_webhook("POST", url, headers, body)
+            named = [
+                {"subscription_type": e.subscription_type, "thread_id": e.thread_id} for e in events
+            ]
+            return {"events": named} if named else {}
+
+        return [webhook_route("/", handle)]
 
     def receive_webhook(
         self,

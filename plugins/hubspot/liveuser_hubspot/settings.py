@@ -2,7 +2,8 @@
 
 Pointing the connector at the real HubSpot instead of the fake is a change of
 these values only: ``base_url`` (default ``https://api.hubapi.com``),
-``access_token`` and, for webhooks, ``client_secret``.
+``access_token`` and, for webhooks, ``client_secret`` (and ``webhook_url`` to
+receive them under ``liveuser serve``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ class HubSpotSettings(PluginSettings):
     )
     client_secret: SecretStr | None = Field(
         None, description="The app's client secret: the key of v3 webhook signatures."
+    )
+    webhook_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#\s]+(/[^#\s]*)?$",
+        max_length=2000,
+        description="The public URL HubSpot calls for this tenant's webhooks under liveuser "
+        "serve (e.g. https://support.example.com/webhooks/hubspot/default/ behind a load "
+        "balancer), exactly as set in the app's webhook settings: v3 signatures cover it.",
     )
     support_addresses: frozenset[str] = Field(
         default_factory=frozenset,

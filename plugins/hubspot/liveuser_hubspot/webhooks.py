@@ -77,7 +77,7 @@ def verify_delivery(
     verify_hmac(secret, message, signature.strip(), encoding="base64")
     check_timestamp(timestamp, tolerance=max_age, now=now, unit="ms")
     if seen is not None:
-        seen.check(signature.strip(), namespace)
+        seen.check(signature.strip(), namespace, quote=False)
     try:
         data = json.loads(body)
     except ValueError:

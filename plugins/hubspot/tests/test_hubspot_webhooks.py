@@ -11,7 +11,8 @@ from hubspot_strategies import header_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveuser import Channel, ConversationKey, WebhookError
+from liveuser import Channel, Conversation, ConversationKey, VerifiedUser, WebhookError
+from liveuser.testing import served_app
 from liveuser.webhooks import SeenDeliveries
 from liveuser_hubspot.fake import FAKE_CLIENT_SECRET, seed
 from liveuser_hubspot.plugin import conversation_for
@@ -182,3 +183,60 @@ async def test_event_about_an_unknown_message_gives_no_conversation(
         body = delivery({**NEW_MESSAGE, "messageId": message_id})
         (event,) = setup.plugin.receive_webhook("POST", URI, signed(body), body)
         assert await setup.plugin.conversation_for_event(event) is None
+
+
+# -- served: POST /webhooks/hubspot/<tenant>/ -------------------------------------------
+
+PATH = "/webhooks/hubspot/default/"
+
+
+async def test_served_webhook_checks_the_signature_over_the_public_url(
+    make_setup: SetupFactory,
+) -> None:
+    setup = make_setup(webhook_url=URI)
+    conv = Conversation(channel=Channel.hubspot_email, conversation_id=seed.EMAIL_VERIFIED)
+    assert isinstance(await setup.pipeline.verify(conv), VerifiedUser)
+    body = delivery(NEW_MESSAGE, {**NEW_MESSAGE, "subscriptionType": "conversation.propertyChange"})
+    headers = signed(body)
+    stamp = headers["X-HubSpot-Request-Timestamp"]
+    elsewhere = sign(FAKE_CLIENT_SECRET, "POST", "https://other.example/hook", body, stamp)
+    async with served_app(setup.pipeline) as client:
+        for forged in (sign("not-the-secret", "POST", URI, body, stamp), elsewhere):
+            refused = await client.post(
+                PATH, content=body, headers={**headers, "X-HubSpot-Signature-v3": forged}
+            )
+            assert refused.status_code == 401
+            assert refused.json() == {"error": "webhook signature does not match the body"}
+        assert setup.tenant.cached_verification(conv) is not None  # nothing dropped
+
+        genuine = await client.post(PATH, content=body, headers=headers)
+        assert genuine.status_code == 200
+        assert genuine.json() == {
+            "events": [
+                {"subscription_type": "conversation.newMessage", "thread_id": seed.EMAIL_VERIFIED},
+                {
+                    "subscription_type": "conversation.propertyChange",
+                    "thread_id": seed.EMAIL_VERIFIED,
+                },
+            ]
+        }
+        assert NEW_MESSAGE["messageId"] not in genuine.text
+        assert setup.tenant.cached_verification(conv) is None
+
+        replay = await client.post(PATH, content=body, headers=headers)
+        assert replay.status_code == 401 and "replayed" in replay.json()["error"]
+        assert headers["X-HubSpot-Signature-v3"] not in replay.text
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"webhook_url": URI, "client_secret": None}], ids=["no url", "no secret"]
+)
+async def test_served_webhook_without_its_url_or_secret_is_not_configured(
+    make_setup: SetupFactory, options: dict[str, object]
+) -> None:
+    setup = make_setup(**options)
+    body = delivery(NEW_MESSAGE)
+    async with served_app(setup.pipeline) as client:
+        answer = await client.post(PATH, content=body, headers=signed(body))
+    assert answer.status_code == 503
+    assert answer.json() == {"error": "this webhook is not configured"}

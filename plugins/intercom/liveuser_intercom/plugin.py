@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from liveuser import (
     Channel,
@@ -28,6 +28,7 @@ from liveuser import (
     normalize_email,
 )
 from liveuser.host import verify_host_attestation
+from liveuser.webhook_routes import named_conversations, webhook_route
 from liveuser.webhooks import SeenDeliveries
 
 from . import rules
@@ -232,6 +233,16 @@ class IntercomPlugin(Plugin[IntercomSettings]):
             self._by_contact.popitem(last=False)
 
     # -- webhooks ------------------------------------------------------------
+
+    def webhook_routes(self) -> Sequence[Any]:
+        """``POST /`` (under ``/webhooks/intercom/<tenant>/`` in ``liveuser serve``):
+        notifications checked by :meth:`receive_webhook`, answered with the
+        conversation a user wrote in (its signed body is never echoed), or ``{}``."""
+
+        def handle(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+            return named_conversations([self.receive_webhook(headers, body)])
+
+        return [webhook_route("/", handle)]
 
     def receive_webhook(
         self, headers: Mapping[str, str], body: bytes, *, now: float | None = None

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from intercom_strategies import header_values, json_values, signatures
 
 from liveuser import Channel, ConfigError, Conversation, Refusal, VerifiedUser, WebhookError
+from liveuser.testing import served_app
 from liveuser.webhooks import SeenDeliveries
 from liveuser_intercom.demo import notification, sign
 from liveuser_intercom.fake import FAKE_CLIENT_SECRET, seed
@@ -212,3 +213,62 @@ def test_signed_notifications_give_a_notification_or_a_webhook_error(
         assert not topic or not isinstance(item, dict) or age > 3600
     else:
         assert found.topic == topic and age <= 3600
+
+
+# -- served: POST /webhooks/intercom/<tenant>/ -----------------------------------------
+
+PATH = "/webhooks/intercom/default/"
+
+
+async def test_served_webhook_checks_the_signature_and_answers_the_conversation(
+    make_setup: SetupFactory,
+) -> None:
+    setup = make_setup()
+    body = body_for()
+    async with served_app(setup.pipeline) as client:
+        forged = await client.post(
+            PATH, content=body, headers={"X-Hub-Signature": sign(body, "another-secret")}
+        )
+        assert forged.status_code == 401
+        assert forged.json() == {"error": "webhook signature does not match the body"}
+
+        genuine = await client.post(PATH, content=body, headers={"X-Hub-Signature": sign(body)})
+        assert genuine.status_code == 200
+        assert genuine.json() == {
+            "conversations": [{"channel": "intercom", "conversation_id": seed.EMAIL_VERIFIED}]
+        }
+        assert sign(body) not in genuine.text and "ann@example.com" not in genuine.text
+
+        replay = await client.post(PATH, content=body, headers={"X-Hub-Signature": sign(body)})
+        assert replay.status_code == 401 and "replayed" in replay.json()["error"]
+
+
+async def test_served_contact_deletion_drops_the_verification_and_a_forgery_does_not(
+    make_setup: SetupFactory,
+) -> None:
+    setup = make_setup()
+    c = Conversation(channel=Channel.intercom, conversation_id=seed.EMAIL_VERIFIED)
+    await setup.pipeline.context_for(c, message_id="m1")
+    contact = {"type": "contact", "id": seed.ANN}
+    body = notification(contact, topic="contact.deleted", notif_id=fresh_id())
+    async with served_app(setup.pipeline) as client:
+        forged = await client.post(
+            PATH, content=body, headers={"X-Hub-Signature": sign(body, "another-secret")}
+        )
+        assert forged.status_code == 401
+        assert setup.tenant.cached_verification(c) is not None
+
+        genuine = await client.post(PATH, content=body, headers={"X-Hub-Signature": sign(body)})
+        assert genuine.status_code == 200 and genuine.json() == {}
+        assert setup.tenant.cached_verification(c) is None
+
+
+async def test_served_webhook_without_the_client_secret_is_not_configured(
+    make_setup: SetupFactory,
+) -> None:
+    setup = make_setup(client_secret=None)
+    body = body_for()
+    async with served_app(setup.pipeline) as client:
+        answer = await client.post(PATH, content=body, headers={"X-Hub-Signature": sign(body)})
+    assert answer.status_code == 503
+    assert answer.json() == {"error": "this webhook is not configured"}

@@ -11,8 +11,8 @@ reads products and variants by title or SKU (one request).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,7 @@ from liveuser import (
     VerifiedUser,
     hookimpl,
 )
+from liveuser.webhook_routes import webhook_route
 from liveuser.webhooks import SeenDeliveries
 
 from .actions import ShopifyActions
@@ -153,6 +154,17 @@ class ShopifyPlugin(Plugin[ShopifySettings]):
         return stock_answer(data, wanted, show_counts=self.settings.show_stock_counts)
 
     # -- webhooks ------------------------------------------------------------
+
+    def webhook_routes(self) -> Sequence[Any]:
+        """``POST /`` (under ``/webhooks/shopify/<tenant>/`` in ``liveuser serve``):
+        deliveries checked by :meth:`receive_webhook`, answered with their
+        ``{"topic", "webhook_id"}`` only, never their payload."""
+
+        def handle(headers: Mapping[str, str], body: bytes) -> dict[str, str]:
+            delivery = self.receive_webhook(headers, body)
+            return {"topic": delivery.topic, "webhook_id": delivery.webhook_id}
+
+        return [webhook_route("/", handle)]
 
     def receive_webhook(self, headers: Mapping[str, str], body: bytes) -> ShopifyDelivery:
         """Verify a Shopify webhook delivery (HMAC of the raw body, id not seen before).

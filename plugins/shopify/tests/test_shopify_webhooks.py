@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from shopify_strategies import header_values
 
 from liveuser import ConfigError, WebhookError
+from liveuser.testing import served_app
 from liveuser.webhooks import SeenDeliveries, hmac_signature
 from liveuser_shopify.fake import FAKE_CLIENT_SECRET
 from liveuser_shopify.webhooks import verify_webhook
@@ -128,3 +129,41 @@ def test_any_flipped_bit_is_rejected(flip: int) -> None:
     altered[flip // 8] ^= 1 << (flip % 8)
     with pytest.raises(WebhookError):
         _verify(signed(), bytes(altered))
+
+
+# -- served: POST /webhooks/shopify/<tenant>/ -------------------------------------------
+
+PATH = "/webhooks/shopify/default/"
+
+
+async def test_served_webhook_answers_the_topic_and_id_never_the_payload(
+    make_setup: SetupFactory,
+) -> None:
+    setup = make_setup()
+    headers = signed()
+    async with served_app(setup.pipeline) as client:
+        forged = await client.post(PATH, content=BODY, headers=signed(secret="someone-else"))
+        assert forged.status_code == 401
+        assert forged.json() == {"error": "webhook signature does not match the body"}
+
+        genuine = await client.post(PATH, content=BODY, headers=headers)
+        assert genuine.status_code == 200
+        assert genuine.json() == {
+            "topic": "orders/updated",
+            "webhook_id": headers["X-Shopify-Webhook-Id"],
+        }
+        for private in ("alice@example.com", "#1042", headers["X-Shopify-Hmac-Sha256"]):
+            assert private not in genuine.text
+
+        replay = await client.post(PATH, content=BODY, headers=headers)
+        assert replay.status_code == 401 and "replayed" in replay.json()["error"]
+
+
+async def test_served_webhook_without_the_client_secret_is_not_configured(
+    make_setup: SetupFactory,
+) -> None:
+    setup = make_setup(client_secret=None)
+    async with served_app(setup.pipeline) as client:
+        answer = await client.post(PATH, content=BODY, headers=signed())
+    assert answer.status_code == 503
+    assert answer.json() == {"error": "this webhook is not configured"}

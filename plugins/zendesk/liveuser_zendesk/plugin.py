@@ -12,8 +12,8 @@ author's Messaging user is read for Zendesk's own ``authenticated`` record
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from liveuser import (
     Channel,
@@ -24,6 +24,7 @@ from liveuser import (
     VerifiedUser,
     hookimpl,
 )
+from liveuser.webhook_routes import named_conversations, webhook_route
 from liveuser.webhooks import SeenDeliveries
 
 from . import rules
@@ -135,6 +136,20 @@ class ZendeskPlugin(Plugin[ZendeskSettings]):
             self._by_user.popitem(last=False)
 
     # -- webhooks ------------------------------------------------------------
+
+    def webhook_routes(self) -> Sequence[Any]:
+        """``POST /support`` and ``POST /messaging`` (under ``/webhooks/zendesk/<tenant>/``
+        in ``liveuser serve``): deliveries checked by :meth:`receive_support_webhook`
+        and :meth:`receive_messaging_webhook`, answered with the conversations
+        they name (:func:`~liveuser.webhook_routes.named_conversations`)."""
+
+        def support(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+            return named_conversations([self.receive_support_webhook(headers, body)])
+
+        def messaging(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+            return named_conversations(self.receive_messaging_webhook(headers, body))
+
+        return [webhook_route("/support", support), webhook_route("/messaging", messaging)]
 
     def receive_support_webhook(
         self, headers: Mapping[str, str], body: bytes, *, now: float | None = None

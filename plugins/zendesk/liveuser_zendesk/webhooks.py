@@ -154,7 +154,7 @@ def verify_support_webhook(
     check_timestamp(when, tolerance=tolerance, now=now)
     data = _json_object(body)
     assert signature is not None
-    seen.check(signature, f"{namespace}:signature")
+    seen.check(signature, f"{namespace}:signature", quote=False)
     event_id = data.get("id")
     kind = data.get("type")
     if isinstance(kind, str) and kind.startswith("zen:event-type:") and isinstance(event_id, str):

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from zendesk_strategies import header_values
 
 from liveuser import Channel, Conversation, VerifiedUser, WebhookError
+from liveuser.testing import served_app
 from liveuser.webhooks import SeenDeliveries
 from liveuser_zendesk.fake import FAKE_MESSAGING_WEBHOOK_SECRET, FAKE_WEBHOOK_SECRET, seed
 from liveuser_zendesk.webhooks import (
@@ -302,3 +303,86 @@ async def test_any_signed_body_is_handled_without_surprises(
     plugin = make_setup().plugin
     found = plugin.receive_support_webhook(*delivery(payload))
     assert found is None or found.channel is Channel.zendesk_ticket
+
+
+# -- served: POST /webhooks/zendesk/<tenant>/support and /messaging ------------------
+
+SUPPORT_PATH = "/webhooks/zendesk/default/support"
+MESSAGING_PATH = "/webhooks/zendesk/default/messaging"
+
+
+async def test_served_support_webhook_checks_the_signature_and_drops_the_verification(
+    make_setup: SetupFactory,
+) -> None:
+    setup = make_setup()
+    conv = Conversation(channel=Channel.zendesk_ticket, conversation_id=str(seed.EMAIL_VERIFIED))
+    assert isinstance(await setup.pipeline.verify(conv), VerifiedUser)
+    headers, body = delivery(event("ticket.requester_changed", f"zen:ticket:{seed.EMAIL_VERIFIED}"))
+    forged_headers = {**headers, SIGNATURE_HEADER: sign(body, headers[TIMESTAMP_HEADER], "guess")}
+    async with served_app(setup.pipeline) as client:
+        forged = await client.post(SUPPORT_PATH, content=body, headers=forged_headers)
+        assert forged.status_code == 401
+        assert forged.json() == {"error": "webhook signature does not match the body"}
+        assert setup.tenant.cached_verification(conv) is not None  # nothing dropped
+
+        genuine = await client.post(SUPPORT_PATH, content=body, headers=headers)
+        assert genuine.status_code == 200
+        assert genuine.json() == {
+            "conversations": [
+                {"channel": "zendesk_ticket", "conversation_id": str(seed.EMAIL_VERIFIED)}
+            ]
+        }
+        assert setup.tenant.cached_verification(conv) is None
+
+        replay = await client.post(SUPPORT_PATH, content=body, headers=headers)
+        assert replay.status_code == 401 and "replayed" in replay.json()["error"]
+        assert headers[SIGNATURE_HEADER] not in replay.text  # the signature is never echoed
+
+
+async def test_served_user_event_names_no_conversation(make_setup: SetupFactory) -> None:
+    setup = make_setup()
+    headers, body = delivery(event("user.suspended_changed", f"zen:user:{seed.ANN}"))
+    async with served_app(setup.pipeline) as client:
+        answer = await client.post(SUPPORT_PATH, content=body, headers=headers)
+    assert answer.status_code == 200 and answer.json() == {}
+
+
+async def test_served_messaging_webhook_checks_the_key_and_answers_each_message_once(
+    make_setup: SetupFactory,
+) -> None:
+    setup = make_setup()
+    body = sunco(message("e-served", "conv_anon", "sc_bob"))
+    key = {"X-API-Key": FAKE_MESSAGING_WEBHOOK_SECRET}
+    async with served_app(setup.pipeline) as client:
+        wrong = await client.post(MESSAGING_PATH, content=body, headers={"X-API-Key": "guess"})
+        assert wrong.status_code == 401
+        assert wrong.json() == {"error": "webhook X-API-Key does not match"}
+
+        genuine = await client.post(MESSAGING_PATH, content=body, headers=key)
+        assert genuine.status_code == 200
+        assert genuine.json() == {
+            "conversations": [{"channel": "zendesk_messaging", "conversation_id": "conv_anon"}]
+        }
+        # The author named in the delivery is a hint only and is never echoed.
+        assert "sc_bob" not in genuine.text
+        assert FAKE_MESSAGING_WEBHOOK_SECRET not in genuine.text
+
+        # An event seen before is skipped, not refused: Sunshine Conversations
+        # retries deliveries, and the rest of a batch may be new.
+        again = await client.post(MESSAGING_PATH, content=body, headers=key)
+        assert again.status_code == 200 and again.json() == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "missing"),
+    [(SUPPORT_PATH, "webhook_secret"), (MESSAGING_PATH, "messaging_webhook_secret")],
+)
+async def test_served_webhook_without_its_secret_is_not_configured(
+    make_setup: SetupFactory, path: str, missing: str
+) -> None:
+    setup = make_setup(**{missing: None})
+    headers, body = delivery({"ticket_id": seed.EMAIL_VERIFIED})
+    async with served_app(setup.pipeline) as client:
+        answer = await client.post(path, content=body, headers=headers)
+    assert answer.status_code == 503
+    assert answer.json() == {"error": "this webhook is not configured"}
