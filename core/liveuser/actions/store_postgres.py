@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from ..errors import LedgerError
 from ..ledger_postgres import PostgresEngine, pg_sql
 from ..metering import one_line
-from .store import ActionTx
+from .store import ActionTx, schema
 
 try:
     import psycopg
@@ -33,41 +33,7 @@ _T = TypeVar("_T")
 
 _SCHEMA_LOCK = 0x6C75_6163_7469_6F6E  # "luaction": the action tables are created once
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS action_confirmations (
-    confirmation_id TEXT PRIMARY KEY,
-    tenant          TEXT NOT NULL,
-    channel         TEXT NOT NULL,
-    conversation_id TEXT NOT NULL,
-    identity_hash   TEXT NOT NULL,
-    action          TEXT NOT NULL,
-    arguments       TEXT NOT NULL,
-    target          TEXT NOT NULL,
-    summary         TEXT NOT NULL,
-    summary_hash    TEXT NOT NULL,
-    expires_at      TEXT NOT NULL,
-    binding         TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    state           TEXT NOT NULL CHECK (state IN ('proposed', 'superseded', 'expired',
-                        'confirmed', 'executing', 'executed', 'failed')),
-    outcome         TEXT,
-    created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS action_confirmations_by_conversation
-    ON action_confirmations (tenant, channel, conversation_id, state);
-CREATE INDEX IF NOT EXISTS action_confirmations_by_identity
-    ON action_confirmations (identity_hash);
-CREATE INDEX IF NOT EXISTS action_confirmations_in_flight
-    ON action_confirmations (state) WHERE state IN ('confirmed', 'executing');
-CREATE TABLE IF NOT EXISTS action_events (
-    id              BIGSERIAL PRIMARY KEY,
-    confirmation_id TEXT NOT NULL REFERENCES action_confirmations (confirmation_id),
-    state           TEXT NOT NULL,
-    detail          TEXT,
-    at              TEXT NOT NULL
-)
-"""
+SCHEMA = schema("BIGSERIAL PRIMARY KEY").rstrip().rstrip(";")
 
 
 class _Tx:
