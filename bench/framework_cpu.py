@@ -365,9 +365,13 @@ async def profile(case: str, count: int, workdir: Path, top: int) -> None:
     bench = Bench(workdir, count)
     try:
         await bench.setup()
+        if case == "t":
+            bench.cold = conversations(count, "cold-profile")
+        else:  # one unprofiled pass first, so the profile shows the steady state
+            await bench.loop(case, 0)
         profiler = cProfile.Profile()
         profiler.enable()
-        await bench.loop(case, 0)
+        await bench.loop(case, 1)
         profiler.disable()
     finally:
         await bench.aclose()
