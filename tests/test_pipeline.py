@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -545,6 +546,21 @@ async def test_added_participant_is_refused_despite_a_cached_verification(
     joined = alone.model_copy(update={"payload": {"participants": [ANN, "eve@example.org"]}})
     ctx = await pipeline.context_for(joined, "m2")
     assert not ctx.verified and ANN not in ctx.text
+
+
+async def test_one_token_with_and_without_others_is_judged_each_time(
+    make_pipeline: PipelineFactory,
+) -> None:
+    # The host connector checks a token's signature once; who else is in the chat
+    # is judged on every message, whatever the order.
+    pipeline = make_pipeline(cache_ttl_seconds=0)
+    pipeline.registry.register(Echo())
+    alone = host_conversation(ANN, "c1")
+    joined = alone.model_copy(update={"payload": {"participants": [ANN, "eve@example.org"]}})
+    for conversation, verified in ((joined, False), (alone, True), (joined, False), (alone, True)):
+        ctx = await pipeline.context_for(conversation, secrets.token_hex(4))
+        assert ctx.verified is verified
+        assert (ANN in ctx.text) is verified
 
 
 async def test_verification_is_not_reused_past_its_evidence(

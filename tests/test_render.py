@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
+from pytest import MonkeyPatch
 
 from liveuser import Budget, Channel, Mechanism, UserData, VerificationRecord, VerifiedUser
 from liveuser.render import (
@@ -11,11 +14,13 @@ from liveuser.render import (
     HEADER,
     MAX_ITEMS,
     OPEN,
+    TRIM_NOTE_LIMIT,
     Renderer,
     compose,
     data_block,
     escape_data,
     note,
+    overhead,
     refusal_text,
 )
 
@@ -195,3 +200,47 @@ def test_a_long_list_costs_a_few_renders_not_one_per_item() -> None:
 def test_values_json_cannot_hold_still_render() -> None:
     body = renderer.render([UserData(source="crm", fields={"odd": {(1, 2): 3}})], Budget(1000))
     assert "odd: {(1, 2): 3}" in body
+
+
+@given(hostile_text, hostile_text)
+def test_text_alone_renders_as_the_core_section_template_does(text: str, kind: str) -> None:
+    from jinja2 import PackageLoader, StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    env = SandboxedEnvironment(
+        loader=PackageLoader("liveuser", "templates"),
+        autoescape=False,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    by_template = env.get_template("section.j2").render(fields=[], items=[], text=text)
+    expected = data_block("shop", kind, by_template)
+    assert (
+        renderer.render([UserData(source="shop", kind=kind, text=text)], Budget(10**6)) == expected
+    )
+
+
+def test_a_plugin_template_renders_text_alone_too(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
+    package = tmp_path / "shop_templates"
+    (package / "templates").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "templates" / "section.j2").write_text("SECTION {{ text }}")
+    (package / "templates" / "order.j2").write_text("ORDER {{ text }}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    own = Renderer(["shop_templates"])
+    data = [UserData(source="a", text="plain"), UserData(source="b", kind="order", text="#1001")]
+    body = own.render(data, Budget(10**6))
+    assert "SECTION plain" in body and "ORDER #1001" in body
+
+
+@given(
+    st.dictionaries(hostile_text, hostile_text, max_size=3),
+    st.booleans(),
+    st.emails(),
+)
+def test_overhead_is_what_compose_adds_plus_room_for_the_trim_note(
+    missing: dict[str, str], capped: bool, email: str
+) -> None:
+    user = USER.model_copy(update={"email": email})
+    bare = compose(user, "", missing=missing, trimmed=(), capped=capped)
+    assert overhead(user, missing, capped) == len(bare) + TRIM_NOTE_LIMIT + 1

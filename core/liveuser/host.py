@@ -39,25 +39,41 @@ class _VerifiedTokens:
     """Identity tokens this tenant verified lately, until each one expires.
 
     A host sends the same token with every message of a session; its
-    signature and claims cannot change, so they are checked once. The time is
-    checked on every use, and a rotated key ring starts a new cache.
+    signature and claims cannot change, so they are checked once, and the
+    VerifiedUser they prove (frozen) is built once. The time is checked on
+    every use, and a rotated key ring starts a new cache.
     """
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._claims: OrderedDict[tuple[int, str], HostClaims] = OrderedDict()
+        self._seen: OrderedDict[tuple[int, str, str], tuple[HostClaims, VerifiedUser]] = (
+            OrderedDict()
+        )
         self._max = max_entries
 
-    def verify(self, keys: KeyRing, token: str, tenant: str) -> HostClaims:
-        key = (id(keys), token)
-        claims = self._claims.get(key)
-        if claims is not None and claims.expires_at > datetime.now(UTC):
-            self._claims.move_to_end(key)
-            return claims
-        claims = verify_token(keys, token, tenant=tenant, purpose=Purpose.identity)
-        self._claims[key] = claims
-        if len(self._claims) > self._max:
-            self._claims.popitem(last=False)
-        return claims
+    def verify(self, keys: KeyRing, token: str, conversation: Conversation) -> VerifiedUser:
+        """The user ``token`` proves for ``conversation``; a TokenError when it proves none."""
+        key = (id(keys), token, conversation.channel.value)
+        seen = self._seen.get(key)
+        if seen is not None and seen[0].expires_at > datetime.now(UTC):
+            self._seen.move_to_end(key)
+            return seen[1]
+        claims = verify_token(keys, token, tenant=conversation.tenant, purpose=Purpose.identity)
+        user = VerifiedUser(
+            tenant=conversation.tenant,
+            email=claims.subject,
+            channel=conversation.channel,
+            record=VerificationRecord(
+                vendor="host",
+                mechanism=Mechanism.host_token,
+                evidence=f"identity token {claims.token_id}",
+                key_id=claims.key_id,
+                expires_at=claims.expires_at,
+            ),
+        )
+        self._seen[key] = (claims, user)
+        if len(self._seen) > self._max:
+            self._seen.popitem(last=False)
+        return user
 
 
 class HostConnector(Plugin[NoSettings]):
@@ -79,27 +95,20 @@ class HostConnector(Plugin[NoSettings]):
         if not token:
             return Refusal(reason="the host sent no identity token")
         try:
-            claims = self._tokens.verify(keys, token, conversation.tenant)
+            user = self._tokens.verify(keys, token, conversation)
         except TokenError as exc:
             return Refusal(reason=f"host identity token refused: {exc}")
-        others = _other_participants(conversation.payload, claims.subject)
-        return VerifiedUser(
-            tenant=conversation.tenant,
-            email=claims.subject,
-            channel=conversation.channel,
-            record=VerificationRecord(
-                vendor="host",
-                mechanism=Mechanism.host_token,
-                evidence=f"identity token {claims.token_id}",
-                key_id=claims.key_id,
-                expires_at=claims.expires_at,
-                other_participants=others,
-            ),
-        )
+        others = _other_participants(conversation.payload, user.email)
+        if not others:
+            return user
+        record = user.record.model_copy(update={"other_participants": others})
+        return user.model_copy(update={"record": record})
 
 
 def _other_participants(payload: Any, subject: str) -> tuple[str, ...]:
     listed = payload.get("participants", ()) if hasattr(payload, "get") else ()
+    if not listed:
+        return ()
     from .identity import normalize_email
 
     others = []

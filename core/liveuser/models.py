@@ -88,8 +88,8 @@ class Conversation(BaseModel):
 
     @property
     def key(self) -> ConversationKey:
-        # Built from this model's already validated fields: no second validation.
-        return ConversationKey.model_construct(
+        # Validating three checked fields is cheaper than model_construct's Python loop.
+        return ConversationKey(
             tenant=self.tenant, channel=self.channel, conversation_id=self.conversation_id
         )
 

@@ -10,6 +10,7 @@ write) raises.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from typing import Any
 
@@ -20,7 +21,7 @@ from .errors import LiveuserError, UnknownTenantError
 from .http import deadline
 from .identity import normalize_email
 from .ledger_sqlite import SqliteEngine
-from .metering import Ledger, Pricing
+from .metering import Ledger
 from .models import (
     Context,
     Conversation,
@@ -68,7 +69,9 @@ class Pipeline:
     async def verify(self, conversation: Conversation) -> VerifiedUser | Refusal:
         """Ask the channel's one connector who the author is; any fault is a Refusal."""
         tenant = self._tenant(conversation)
-        return tenant if isinstance(tenant, Refusal) else await _verify(tenant, conversation)
+        if isinstance(tenant, Refusal):
+            return tenant
+        return await _verify(tenant, conversation, conversation.key)
 
     async def context_for(self, conversation: Conversation, message_id: str) -> Context:
         """The metered context for the message ``message_id`` of ``conversation``."""
@@ -80,7 +83,7 @@ class Pipeline:
             return Context(
                 key=key, message_id=message_id, text=text, verified=False, refusal=tenant.reason
             )
-        verdict = await _verify(tenant, conversation)
+        verdict = await _verify(tenant, conversation, key)
         if isinstance(verdict, Refusal):
             text = refusal_text(verdict.reason)
             record = await self._meter(tenant, key, message_id, "", text, (), None)
@@ -109,17 +112,17 @@ class Pipeline:
         budget = Budget(max(limit - overhead(user, gathered.missing, capped), 0))
         body = await silo.render(gathered.data, budget)
         text = compose(user, body, missing=gathered.missing, trimmed=budget.trimmed, capped=capped)
+        sources = gathered.sources
         record = await self._meter(
-            tenant, silo.conversation, message_id, "", text, gathered.sources, user.email
+            tenant, silo.conversation, message_id, "", text, sources, user.email
         )
-        # Every value is already typed and checked: no second validation on the hot path.
-        return Context.model_construct(
+        return Context(
             key=silo.conversation,
             message_id=message_id,
             text=text,
             verified=True,
             refusal=None,
-            sources=gathered.sources,
+            sources=sources,
             missing=gathered.missing,
             trimmed=tuple(budget.trimmed),
             charged=record.charged,
@@ -180,13 +183,14 @@ class Pipeline:
         tenant = self._tenant(conversation)
         if isinstance(tenant, Refusal):
             return ToolResult(refusal_text(tenant.reason))
-        verdict = await _verify(tenant, conversation)
+        key = conversation.key
+        verdict = await _verify(tenant, conversation, key)
         result: ToolResult
         if isinstance(verdict, Refusal):
             result = ToolResult(refusal_text(verdict.reason))
             identity = None
         else:
-            silo = Silo(tenant, verdict, conversation.key)
+            silo = Silo(tenant, verdict, key)
             action = await _action(tenant, name)
             if action is not None:
                 result = await propose(self, silo, action, arguments)
@@ -195,9 +199,7 @@ class Pipeline:
                 limit = self._limit(tenant, capped)
                 result = ToolResult(await silo.run_tool(name, arguments, limit=limit))
             identity = verdict.email
-        await self._meter(
-            tenant, conversation.key, message_id, tool_call_id, result.text, (name,), identity
-        )
+        await self._meter(tenant, key, message_id, tool_call_id, result.text, (name,), identity)
         return result
 
     @staticmethod
@@ -239,10 +241,7 @@ class Pipeline:
             chars=len(text),
             sources=sources,
             identity=identity,
-            pricing=Pricing(
-                threshold=tenant.settings.charge_threshold_chars,
-                price=tenant.settings.price_per_message,
-            ),
+            pricing=tenant.pricing,
         )
 
 
@@ -255,49 +254,50 @@ async def _action(tenant: Tenant, name: str) -> Action | None:
     return tool if isinstance(tool, Action) else None
 
 
-async def _verify(tenant: Tenant, conversation: Conversation) -> VerifiedUser | Refusal:
-    key = conversation.key
+async def _verify(
+    tenant: Tenant, conversation: Conversation, key: ConversationKey
+) -> VerifiedUser | Refusal:
     if tenant.settings.cache_ttl_seconds > 0:
         cached = await tenant.shared_verification(conversation)
         if cached is not None:
             return cached
-    owner = tenant.owners.get(conversation.channel)
-    if owner is None:
-        return Refusal(reason=f"no connector for channel {conversation.channel.value} is installed")
-    fn = next((f for name, f in tenant.hook_functions("verify_user") if name == owner.name), None)
-    if fn is None:
-        return Refusal(reason=f"connector {owner.name} cannot verify users")
+    verifier = tenant.verifier(conversation.channel)
+    if isinstance(verifier, Refusal):
+        return verifier
+    name, fn = verifier
     seconds = tenant.settings.deadline_seconds
     try:
         with deadline(seconds):
-            async with asyncio.timeout(seconds):
-                verdict = await resolve(fn(conversation=conversation))
+            verdict = fn(conversation=conversation)
+            if inspect.isawaitable(verdict):  # a sync connector has already answered
+                async with asyncio.timeout(seconds):
+                    verdict = await resolve(verdict)
     except TimeoutError:
-        log.warning("connector %s did not verify %s within %g s", owner.name, key, seconds)
-        return Refusal(reason=f"{owner.name} could not verify the user in time")
+        log.warning("connector %s did not verify %s within %g s", name, key, seconds)
+        return Refusal(reason=f"{name} could not verify the user in time")
     except Exception as exc:
-        log.warning("connector %s failed to verify %s", owner.name, key, exc_info=True)
-        return Refusal(reason=f"{owner.name} could not verify the user ({type(exc).__name__})")
+        log.warning("connector %s failed to verify %s", name, key, exc_info=True)
+        return Refusal(reason=f"{name} could not verify the user ({type(exc).__name__})")
     if verdict is None:
-        return Refusal(reason=f"{owner.name} could not verify the user")
+        return Refusal(reason=f"{name} could not verify the user")
     if isinstance(verdict, Refusal):
         return verdict
     if type(verdict) is not VerifiedUser:
-        log.warning("connector %s answered %r", owner.name, type(verdict).__name__)
-        return Refusal(reason=f"{owner.name} answered something that is not a verification")
+        log.warning("connector %s answered %r", name, type(verdict).__name__)
+        return Refusal(reason=f"{name} answered something that is not a verification")
     if verdict.tenant != conversation.tenant or verdict.channel != conversation.channel:
-        log.warning("connector %s verified a user of another tenant or channel", owner.name)
-        return Refusal(reason=f"{owner.name} verified a user for another conversation")
+        log.warning("connector %s verified a user of another tenant or channel", name)
+        return Refusal(reason=f"{name} verified a user for another conversation")
     if verdict.record.mechanism is Mechanism.operator:
-        log.warning("connector %s claimed an operator verification", owner.name)
+        log.warning("connector %s claimed an operator verification", name)
         return Refusal(
-            reason=f"{owner.name} answered an operator verification, which only "
-            "the liveuser CLI makes"
+            reason=f"{name} answered an operator verification, which only the liveuser CLI makes"
         )
     if verdict.record.other_participants:
         return Refusal(
             reason="the conversation has other outside participants (CC, followers or a "
             "group), so user data would reach them too"
         )
-    await tenant.remember_verification(conversation, verdict)
+    if tenant.settings.cache_ttl_seconds > 0:
+        await tenant.remember_verification(conversation, verdict)
     return verdict

@@ -17,6 +17,7 @@ import importlib.metadata
 import inspect
 import json
 import logging
+import types
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -30,7 +31,8 @@ from .caches import Caches, InProcessCaches, RedisCaches, TTLCache
 from .errors import ConfigError, PluginError, UnknownTenantError
 from .http import HttpClient
 from .identity import normalize_email
-from .models import Channel, Conversation, ConversationKey, VerifiedUser
+from .metering import Pricing
+from .models import Channel, Conversation, ConversationKey, Refusal, VerifiedUser
 from .plugin import Plugin, PluginRuntime, PluginSettings
 from .settings import (
     DEFAULT_TENANT,
@@ -50,7 +52,7 @@ T = TypeVar("T")
 
 async def resolve(value: T | Awaitable[T]) -> T:
     """Await ``value`` if a hook implementation returned a coroutine; the one place we do."""
-    if inspect.isawaitable(value):
+    if type(value) is types.CoroutineType or inspect.isawaitable(value):
         return await value
     return value
 
@@ -102,6 +104,8 @@ class Tenant:
         self.caches: Caches = InProcessCaches(self.data_cache, self.verifications)
         self._tools: dict[str, Tool] | None = None
         self._hook_functions: dict[str, tuple[tuple[str, Callable[..., Any]], ...]] = {}
+        self._verifiers: dict[Channel, tuple[str, Callable[..., Any]] | Refusal] = {}
+        self._pricing: Pricing | None = None
 
     def __repr__(self) -> str:
         return f"<Tenant {self.name!r} plugins={sorted(self.plugins)}>"
@@ -169,6 +173,7 @@ class Tenant:
             self.owners[channel] = plugin
         self._tools = None
         self._hook_functions.clear()
+        self._verifiers.clear()
         return plugin
 
     def hook_functions(self, hook: str) -> tuple[tuple[str, Callable[..., Any]], ...]:
@@ -182,6 +187,36 @@ class Tenant:
             found = tuple((impl.plugin_name, impl.function) for impl in reversed(impls))
             self._hook_functions[hook] = found
         return found
+
+    def verifier(self, channel: Channel) -> tuple[str, Callable[..., Any]] | Refusal:
+        """(plugin name, ``verify_user`` function) of the one plugin that owns
+        ``channel``, or the Refusal that says why there is none."""
+        found = self._verifiers.get(channel)
+        if found is None:
+            owner = self.owners.get(channel)
+            if owner is None:
+                found = Refusal(reason=f"no connector for channel {channel.value} is installed")
+            else:
+                found = next(
+                    ((n, f) for n, f in self.hook_functions("verify_user") if n == owner.name),
+                    Refusal(reason=f"connector {owner.name} cannot verify users"),
+                )
+            self._verifiers[channel] = found
+        return found
+
+    @property
+    def pricing(self) -> Pricing:
+        """The tenant's price and threshold, as the ledger takes them."""
+        settings, pricing = self.settings, self._pricing
+        if (
+            pricing is None
+            or pricing.threshold != settings.charge_threshold_chars
+            or pricing.price != settings.price_per_message
+        ):
+            pricing = self._pricing = Pricing(
+                threshold=settings.charge_threshold_chars, price=settings.price_per_message
+            )
+        return pricing
 
     async def tools(self) -> dict[str, Tool]:
         """Every tool the plugins registered, by name (collected once)."""

@@ -25,7 +25,9 @@ what went.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -54,11 +56,19 @@ MAX_ITEMS = 200
 """List items rendered at most per section; older ones are dropped before fitting."""
 
 
+_CORE_SECTION = os.path.join(os.path.dirname(__file__), "templates", "section.j2")
+
+
+def _same_file(a: str | None, b: str) -> bool:
+    return a is not None and os.path.realpath(a) == os.path.realpath(b)
+
+
 def escape_data(text: str) -> str:
     """Make ``text`` unable to contain a delimiter: no ``<<<`` or ``>>>`` survives."""
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
 
+@functools.lru_cache(maxsize=1024)  # sources and kinds repeat on every context
 def _safe_name(value: str) -> str:
     return _SAFE_NAME.sub("-", value.lower())[:64] or "-"
 
@@ -131,24 +141,30 @@ class Renderer:
             trim_blocks=False,
             keep_trailing_newline=True,
         )
-        self._templates: dict[str, Any] = {}
+        self._templates: dict[str, tuple[Any, bool]] = {}
 
-    def _template(self, kind: str) -> Any:
+    def _template(self, kind: str) -> tuple[Any, bool]:
+        """The template for ``kind``, and whether it is the core's own ``section.j2``."""
         name = _safe_name(kind)
-        template = self._templates.get(name)
-        if template is None:
+        found = self._templates.get(name)
+        if found is None:
             try:
                 template = self._env.get_template(f"{name}.j2")
             except TemplateNotFound:
                 template = self._env.get_template("section.j2")
+            found = (template, _same_file(template.filename, _CORE_SECTION))
             if len(self._templates) < 256:  # kinds come from back-ends: keep the map bounded
-                self._templates[name] = template
-        return template
+                self._templates[name] = found
+        return found
 
     def _block(self, section: _Section) -> str:
-        body = self._template(section.kind).render(
-            fields=section.fields, items=section.items, text=section.text
-        )
+        template, core_section = self._template(section.kind)
+        if core_section and not section.fields and not section.items:
+            # What section.j2 renders for text alone (data_block drops the trailing
+            # newlines), without a template run: the User Data API's every answer.
+            body = section.text
+        else:
+            body = template.render(fields=section.fields, items=section.items, text=section.text)
         return data_block(section.source, section.kind, body)
 
     def render(self, data: Sequence[UserData], budget: Budget) -> str:
@@ -248,6 +264,25 @@ def note(text: str, limit: int = NOTE_LIMIT) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
+_NO_DATA = "No data was found for this customer."
+_CAPPED = "Shortened: this account's monthly context allowance is used up."
+
+
+def _customer(user: VerifiedUser) -> str:
+    record = user.record
+    return (
+        f"Customer: {note(user.email)} (verified by {note(record.vendor)}, "
+        f"{record.mechanism.value.replace('_', ' ')})"
+    )
+
+
+def _missing_lines(missing: dict[str, str]) -> list[str]:
+    return [
+        f"Missing source {note(source, 64)}: {note(reason)}. Do not guess its data."
+        for source, reason in sorted(missing.items())
+    ]
+
+
 def compose(
     user: VerifiedUser,
     body: str,
@@ -257,18 +292,13 @@ def compose(
     capped: bool,
 ) -> str:
     """The whole context: header, who is verified and how, the data, then notes."""
-    lines = [
-        HEADER,
-        f"Customer: {note(user.email)} (verified by {note(user.record.vendor)}, "
-        f"{user.record.mechanism.value.replace('_', ' ')})",
-        body or "No data was found for this customer.",
-    ]
-    for source, reason in sorted(missing.items()):
-        lines.append(f"Missing source {note(source, 64)}: {note(reason)}. Do not guess its data.")
+    lines = [HEADER, _customer(user), body or _NO_DATA]
+    if missing:
+        lines.extend(_missing_lines(missing))
     if trimmed:
         lines.append(note("Trimmed to fit: " + "; ".join(trimmed), TRIM_NOTE_LIMIT))
     if capped:
-        lines.append("Shortened: this account's monthly context allowance is used up.")
+        lines.append(_CAPPED)
     return "\n".join(lines)
 
 
@@ -282,8 +312,11 @@ def refusal_text(reason: str) -> str:
 
 def overhead(user: VerifiedUser, missing: dict[str, str], capped: bool) -> int:
     """Characters :func:`compose` adds around the body, with room for a trim note."""
-    bare = compose(user, "", missing=missing, trimmed=(), capped=capped)
-    return len(bare) + TRIM_NOTE_LIMIT + 1
+    # len(compose(user, "", ...)) without building it, plus a line for the trim note
+    lines = [HEADER, _customer(user), _NO_DATA, *(_missing_lines(missing) if missing else ())]
+    if capped:
+        lines.append(_CAPPED)
+    return sum(map(len, lines)) + len(lines) - 1 + TRIM_NOTE_LIMIT + 1
 
 
 class DefaultRenderer(Plugin[NoSettings]):

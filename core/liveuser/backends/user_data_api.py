@@ -14,6 +14,7 @@ discarded, logged, and the source reported missing.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import ClassVar
 
@@ -53,15 +54,21 @@ class UserDataApi(Plugin[UserDataApiSettings]):
     name: ClassVar[str] = "user_data_api"
     settings_model = UserDataApiSettings
 
+    @functools.cached_property
+    def _endpoint(self) -> tuple[str, dict[str, str]]:
+        """The URL and the auth header, formatted once from the (fixed) settings."""
+        settings = self.settings
+        return str(settings.url), {settings.header_name: settings.api_key.get_secret_value()}
+
     @hookimpl
     async def fetch_user_data(self, user: VerifiedUser) -> UserData | None:
-        settings = self.settings
+        url, headers = self._endpoint
         answer = await self.http.request(
             self.name,
             "POST",
-            str(settings.url),
+            url,
             json={"identifier": user.email},
-            headers={settings.header_name: settings.api_key.get_secret_value()},
+            headers=headers,
             max_bytes=self.runtime.max_response_bytes,
             read=True,  # a lookup over POST: safe to retry
         )
