@@ -37,7 +37,7 @@ def demo(context: DemoContext) -> DemoSandbox:
     dana = "dana.reyes@example.com"
     steps = [
         step(
-            "HubSpot email from its contact (3 requests)",
+            "HubSpot email from its contact (2 requests)",
             dana,
             Channel.hubspot_email,
             seed.EMAIL_VERIFIED,

@@ -3,11 +3,16 @@
 The conversation id is the conversations-inbox thread id; a conversation may
 name the message being answered in ``payload["message_id"]`` (a webhook's
 ``messageId``), else the thread's latest incoming message is answered.
-Three requests decide either channel: ``GET .../threads/{id}``, ``GET
-.../threads/{id}/messages`` and ``GET /crm/v3/objects/contacts/{contact}
-?properties=email``; a refusal on the thread alone (spam, archived, wrong
-channel) costs one, and an unattested chat none. The rules are in
-:mod:`liveuser_hubspot.rules`.
+An email is decided by two requests, ``GET .../threads/{id}`` and ``GET
+.../threads/{id}/messages``: the sender's address is HubSpot's record of the
+mail's From, and the thread's contact is resolved from that same address, so
+reading the contact proves nothing more. The ``confirm_contact_email`` setting
+adds that read (``GET /crm/v3/objects/contacts/{contact}?properties=email``,
+only once the messages verify) and refuses a contact whose email differs. An
+attested chat takes three: the thread, its messages and the visitor's contact,
+whose email the host's attestation is compared with. A refusal on the thread
+alone (spam, archived, wrong channel) costs one request, and an unattested chat
+none. The rules are in :mod:`liveuser_hubspot.rules`.
 """
 
 from __future__ import annotations
@@ -87,15 +92,17 @@ class HubSpotPlugin(Plugin[HubSpotSettings]):
         if refused is not None:
             return refused
         messages = await self.client.messages(thread_id)
-        contact = await self.client.contact(thread.associated_contact_id)
-        return rules.judge_email(
+        verdict = rules.judge_email(
             thread,
             messages,
-            contact,
             tenant=conversation.tenant,
             message_id=message_id,
             support_addresses=self.settings.support_addresses,
         )
+        if isinstance(verdict, Refusal) or not self.settings.confirm_contact_email:
+            return verdict
+        contact = await self.client.contact(thread.associated_contact_id)
+        return rules.confirm_contact(verdict, thread, contact)
 
     async def _verify_chat(
         self, conversation: Conversation, thread_id: str, message_id: str | None

@@ -4,11 +4,14 @@
 conversation names, else the thread's latest) is an ``INCOMING`` ``MESSAGE``
 on the email channel (``1002``) of a thread that started on email and is
 neither spam nor archived; its single sender (``senderField`` ``FROM``) has a
-``HS_EMAIL_ADDRESS`` delivery identifier; that address is the email of the
-thread's associated contact (and a ``V-`` sender actor is that contact). Any
-other address on the thread's email messages besides that sender and the
-team's own ``support_addresses`` (CC, a second sender, another To) is an
-outside participant, and the pipeline refuses.
+``HS_EMAIL_ADDRESS`` delivery identifier, HubSpot's record of the address
+the mail came from, which is the verified email; a ``V-`` sender actor is the
+thread's associated contact. Any other address on the thread's email messages
+besides that sender and the team's own ``support_addresses`` (CC, a second
+sender, another To) is an outside participant, and the pipeline refuses.
+:func:`judge_email` decides on the thread and its messages alone; with the
+``confirm_contact_email`` setting, :func:`confirm_contact` also requires the
+contact's ``email`` property to be that address.
 
 **hubspot_chat.** HubSpot's data cannot show how a chat visitor was
 identified, so only the host's attestation (checked by the plugin) proves
@@ -106,13 +109,16 @@ def _address(value: str) -> str:
 def judge_email(
     thread: Thread,
     messages: list[Message],
-    contact: Contact,
     *,
     tenant: str,
     message_id: str | None,
     support_addresses: frozenset[str],
 ) -> VerifiedUser | Refusal:
-    """Apply the hubspot_email rule (module docstring) to HubSpot's answers."""
+    """Apply the hubspot_email rule (module docstring) to the thread and its messages.
+
+    The verified email is the answered message's ``HS_EMAIL_ADDRESS`` sender;
+    the contact is not consulted (see :func:`confirm_contact`).
+    """
     tid = thread.id
     chosen = pick_message(messages, tid, message_id, EMAIL_CHANNEL)
     if isinstance(chosen, Refusal):
@@ -137,17 +143,6 @@ def judge_email(
     actor = sender.actor_id or ""
     if actor.startswith("V-") and actor != f"V-{thread.associated_contact_id}":
         return Refusal(reason=f"the sender of HubSpot thread {tid} is not its contact")
-    if contact.id != thread.associated_contact_id or contact.archived:
-        return Refusal(reason=f"HubSpot thread {tid}'s contact could not be read")
-    raw = contact.properties.get("email")
-    try:
-        contact_email = normalize_email(raw or "")
-    except ValueError:
-        return Refusal(reason=f"HubSpot thread {tid}'s contact has no email address")
-    if contact_email != email:
-        return Refusal(
-            reason=f"the sender of HubSpot thread {tid} is not the email address of its contact"
-        )
     others: set[str] = set()
     for msg in messages:
         if msg.type != "MESSAGE" or msg.channel_id != EMAIL_CHANNEL:
@@ -168,11 +163,37 @@ def judge_email(
         record=VerificationRecord(
             vendor=VENDOR,
             mechanism=Mechanism.email_ticket,
-            evidence=f"incoming email {chosen.id} on thread {tid} from its contact {contact.id} "
-            "(HS_EMAIL_ADDRESS sender)",
+            evidence=f"incoming email {chosen.id} on thread {tid} from its HS_EMAIL_ADDRESS "
+            f"sender (thread contact {thread.associated_contact_id})",
             other_participants=tuple(sorted(others)),
         ),
     )
+
+
+def confirm_contact(
+    verdict: VerifiedUser, thread: Thread, contact: Contact
+) -> VerifiedUser | Refusal:
+    """The ``confirm_contact_email`` cross-check of an email ``verdict`` of :func:`judge_email`.
+
+    The thread's contact must be the one read, not archived, and its ``email``
+    property (normalised) must be the verified sender's address, else a
+    refusal; a confirmed verdict's evidence says the contact was read.
+    """
+    tid = thread.id
+    if contact.id != thread.associated_contact_id or contact.archived:
+        return Refusal(reason=f"HubSpot thread {tid}'s contact could not be read")
+    try:
+        contact_email = normalize_email(contact.properties.get("email") or "")
+    except ValueError:
+        return Refusal(reason=f"HubSpot thread {tid}'s contact has no email address")
+    if contact_email != verdict.email:
+        return Refusal(
+            reason=f"the sender of HubSpot thread {tid} is not the email address of its contact"
+        )
+    record = verdict.record.model_copy(
+        update={"evidence": f"{verdict.record.evidence}, whose email property matches"}
+    )
+    return verdict.model_copy(update={"record": record})
 
 
 def check_chat(

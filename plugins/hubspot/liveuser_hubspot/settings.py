@@ -44,6 +44,13 @@ class HubSpotSettings(PluginSettings):
         description="The team's connected email addresses: on an email thread they are not "
         "outside participants. Any other address on the message answered refuses it.",
     )
+    confirm_contact_email: bool = Field(
+        False,
+        description="Also read the email thread's contact (GET /crm/v3/objects/contacts/{id}, "
+        "a third request) and refuse unless its email property is the sender's address. "
+        "HubSpot resolves that contact from the same From address, so this adds no evidence "
+        "of who wrote; it refuses mail whose contact was since edited, merged or removed.",
+    )
     webhook_max_age_seconds: float = Field(
         300.0,
         gt=0,

@@ -8,11 +8,18 @@ from typing import Any
 import httpx2
 import pytest
 from conftest import Fake, SetupFactory
-from hubspot_strategies import json_values, messages
+from hubspot_strategies import addresses, json_values, messages
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liveuser import Channel, Conversation, HttpClient, Refusal, VerifiedUser
+from liveuser import (
+    Channel,
+    Conversation,
+    HttpClient,
+    Refusal,
+    VerifiedUser,
+    normalize_email,
+)
 from liveuser.http import HttpAnswer
 from liveuser_hubspot import HubSpotSettings
 from liveuser_hubspot.client import (
@@ -20,13 +27,14 @@ from liveuser_hubspot.client import (
     Contact,
     HubSpotClient,
     HubSpotFailure,
+    Message,
     MessagePage,
     Thread,
     wait_hint,
 )
 from liveuser_hubspot.fake import FAKE_ACCESS_TOKEN, seed
 from liveuser_hubspot.plugin import HubSpotPlugin
-from liveuser_hubspot.rules import judge_email
+from liveuser_hubspot.rules import confirm_contact, judge_email
 
 
 def email(thread_id: str, **payload: Any) -> Conversation:
@@ -128,6 +136,13 @@ async def test_any_message_page_body_is_an_answer_or_a_failure(body: Any) -> Non
             assert exc.reason
 
 
+def _normalized(address: str) -> str | None:
+    try:
+        return normalize_email(address)
+    except ValueError:
+        return None
+
+
 THREAD = Thread.model_validate(
     {
         "id": "7319246510",
@@ -138,7 +153,6 @@ THREAD = Thread.model_validate(
         "archived": False,
     }
 )
-CONTACT = Contact(id=seed.DANA, properties={"email": "dana.reyes@example.com"})
 
 
 @settings(max_examples=100)
@@ -151,17 +165,75 @@ def test_any_message_list_gives_a_verdict_never_an_error(raw: list[Any], named: 
     verdict = judge_email(
         THREAD,
         page.results,
-        CONTACT,
         tenant="default",
         message_id=named,
         support_addresses=frozenset({"support@shop.example"}),
     )
     if isinstance(verdict, VerifiedUser):
-        assert verdict.email == "dana.reyes@example.com"
         chosen = [m for m in page.results if m.id in verdict.record.evidence.split()]
         assert chosen and all(m.direction == "INCOMING" and m.channel_id == "1002" for m in chosen)
+        # The verified address is the one sender's HS_EMAIL_ADDRESS, never a recipient's.
+        assert any(
+            len(m.senders) == 1
+            and m.senders[0].delivery_identifier is not None
+            and m.senders[0].delivery_identifier.type == "HS_EMAIL_ADDRESS"
+            and _normalized(m.senders[0].delivery_identifier.value) == verdict.email
+            and m.senders[0].actor_id in (None, f"V-{seed.DANA}", "A-1", "E-x")
+            for m in chosen
+        )
     else:
         assert verdict.reason
+
+
+def _judge(actor: str, address: str) -> VerifiedUser | Refusal:
+    """The verdict on a thread whose one message is an incoming email from ``actor``."""
+    message = {
+        "type": "MESSAGE",
+        "id": "m1",
+        "direction": "INCOMING",
+        "channelId": "1002",
+        "senders": [
+            {
+                "actorId": actor,
+                "senderField": "FROM",
+                "deliveryIdentifier": {"type": "HS_EMAIL_ADDRESS", "value": address},
+            }
+        ],
+    }
+    return judge_email(
+        THREAD,
+        [Message.model_validate(message)],
+        tenant="default",
+        message_id=None,
+        support_addresses=frozenset(),
+    )
+
+
+@settings(max_examples=100)
+@given(
+    contact_id=st.sampled_from([seed.DANA, seed.ANN, "1"]),
+    address=addresses | st.none() | st.text(max_size=12),
+    archived=st.booleans(),
+)
+def test_contact_cross_check_passes_only_the_senders_own_contact(
+    contact_id: str, address: str | None, archived: bool
+) -> None:
+    verdict = _judge(f"V-{seed.DANA}", "Dana.Reyes@example.com")
+    assert isinstance(verdict, VerifiedUser), verdict
+    contact = Contact(id=contact_id, properties={"email": address}, archived=archived)
+    confirmed = confirm_contact(verdict, THREAD, contact)
+    matches = _normalized(address or "") == "dana.reyes@example.com"
+    if contact_id == seed.DANA and not archived and matches:
+        assert isinstance(confirmed, VerifiedUser)
+        assert confirmed.email == verdict.email
+        assert confirmed.record.evidence.startswith(verdict.record.evidence)
+    else:
+        assert isinstance(confirmed, Refusal) and "HubSpot thread" in confirmed.reason
+
+
+def test_a_sender_who_is_another_contact_is_refused() -> None:
+    verdict = _judge(f"V-{seed.ANN}", "ann@example.com")
+    assert isinstance(verdict, Refusal) and "is not its contact" in verdict.reason
 
 
 def test_plugin_is_importable_without_settings_errors() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import re
 import time
 
+import pytest
 from conftest import Fake, SetupFactory
 
 from liveuser import Channel, Conversation, Registry, Settings, TenantSettings
@@ -16,19 +18,20 @@ from liveuser_hubspot.demo import attestation
 from liveuser_hubspot.fake import fake_settings, seed
 
 
-async def test_email_thread_context_costs_exactly_three_requests(
-    make_setup: SetupFactory, fake: Fake
+@pytest.mark.parametrize(("confirm", "requests"), [(False, 2), (True, 3)])
+async def test_email_thread_context_costs_two_requests_three_with_the_contact_check(
+    make_setup: SetupFactory, fake: Fake, confirm: bool, requests: int
 ) -> None:
-    setup = make_setup()
+    setup = make_setup(confirm_contact_email=confirm)
     conv = Conversation(channel=Channel.hubspot_email, conversation_id=seed.EMAIL_VERIFIED)
     before = fake.requests
     ctx = await setup.pipeline.context_for(conv, message_id="m1")
     assert ctx.verified, ctx.refusal
     assert "dana.reyes@example.com" in ctx.text
-    assert fake.requests - before == 3
+    assert fake.requests - before == requests
     again = await setup.pipeline.context_for(conv, message_id="m2")
     assert again.verified
-    assert fake.requests - before == 3  # the verification is cached
+    assert fake.requests - before == requests  # the verification is cached
 
 
 async def test_attested_chat_context_costs_three_requests(
@@ -98,9 +101,13 @@ async def test_demo_steps_verify_and_refuse_as_titled(fake: Fake) -> None:
         ledger = Ledger(":memory:", b"k" * 32)
         pipeline = Pipeline(registry, ledger)
         for step in sandbox.steps:
+            before = sandbox.requests()
             verdict = await pipeline.verify(step.conversation)
             refused = step.title.startswith("Refused")
             assert hasattr(verdict, "reason") == refused, (step.title, verdict)
+            titled = re.search(r"\((\d+) requests?\)", step.title)
+            if titled:  # a title that counts the requests tells the truth
+                assert sandbox.requests() - before == int(titled[1]), step.title
         await registry.aclose()
         await ledger.aclose()
     assert time.monotonic() - started < 2.0

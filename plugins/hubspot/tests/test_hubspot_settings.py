@@ -15,6 +15,9 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.api_base == "https://api.hubapi.com"
     assert settings.support_addresses == frozenset({"support@shop.example"})
     assert "pat-na1-abc" not in repr(settings)
+    assert settings.confirm_contact_email is False  # the contact is not read by default
+    monkeypatch.setenv("LIVEUSER_HUBSPOT_CONFIRM_CONTACT_EMAIL", "true")
+    assert HubSpotSettings().confirm_contact_email is True
 
 
 def test_unknown_keys_and_bad_urls_are_refused() -> None:

@@ -19,6 +19,9 @@ DANA: Final = "90215536001"
 ANN: Final = "90215536002"
 BOB: Final = "90215536003"
 EDITED: Final = "90215536004"
+CLEARED: Final = "90215536005"
+GONE: Final = "90215536009"
+"""A contact id no contact has (merged or deleted since the mail came)."""
 
 EMAIL_VERIFIED: Final = "7319246510"
 EMAIL_CC: Final = "7319246511"
@@ -26,6 +29,8 @@ EMAIL_SPAM: Final = "7319246512"
 EMAIL_WRONG_CONTACT: Final = "7319246513"
 EMAIL_ARCHIVED: Final = "7319246514"
 EMAIL_FORWARDED: Final = "7319246515"
+EMAIL_CONTACT_CLEARED: Final = "7319246516"
+EMAIL_CONTACT_GONE: Final = "7319246517"
 CHAT_DANA: Final = "8400000001"
 CHAT_TYPED_EMAIL: Final = "8400000002"
 CHAT_GROUP: Final = "8400000003"
@@ -38,6 +43,8 @@ CONTACTS: Final[dict[str, dict[str, Any]]] = {
     BOB: {"email": "bob@example.com", "firstname": "Bob", "lastname": "Stone"},
     # An agent edited this contact's email: it no longer matches the mail's sender.
     EDITED: {"email": "chloe@example.com", "firstname": "Chloe", "lastname": None},
+    # An agent cleared this contact's email.
+    CLEARED: {"email": None, "firstname": "Eve", "lastname": "Moss"},
 }
 
 
@@ -165,6 +172,8 @@ def build() -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]
         EMAIL_WRONG_CONTACT: thread(EMAIL_WRONG_CONTACT, EDITED, "1002"),
         EMAIL_ARCHIVED: thread(EMAIL_ARCHIVED, BOB, "1002", archived=True),
         EMAIL_FORWARDED: thread(EMAIL_FORWARDED, ANN, "1002"),
+        EMAIL_CONTACT_CLEARED: thread(EMAIL_CONTACT_CLEARED, CLEARED, "1002"),
+        EMAIL_CONTACT_GONE: thread(EMAIL_CONTACT_GONE, GONE, "1002"),
         CHAT_DANA: thread(CHAT_DANA, DANA, "1000"),
         CHAT_TYPED_EMAIL: thread(CHAT_TYPED_EMAIL, ANN, "1000"),
         CHAT_GROUP: thread(CHAT_GROUP, DANA, "1000"),
@@ -191,6 +200,10 @@ def build() -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]
         EMAIL_FORWARDED: [
             email_message(EMAIL_FORWARDED, 1, "ann@example.com", ANN, extra_senders=(forwarded_by,))
         ],
+        EMAIL_CONTACT_CLEARED: [
+            email_message(EMAIL_CONTACT_CLEARED, 1, "eve.moss@example.com", CLEARED)
+        ],
+        EMAIL_CONTACT_GONE: [email_message(EMAIL_CONTACT_GONE, 1, "gail@example.com", GONE)],
         CHAT_DANA: [
             welcome(CHAT_DANA, DANA),
             chat_message(CHAT_DANA, 1, DANA, "where is my order?"),
