@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
-
 from liveuser import normalize_email
 
 MAX_TOKEN_CHARS = 8192
@@ -37,6 +35,8 @@ class ChatClaims:
 
 def check_chat_jwt(token: str, algorithm: str, key: Any, *, leeway: int = 30) -> ChatClaims:
     """Return the checked claims of ``token`` or raise :class:`ChatTokenError`."""
+    import jwt  # PyJWT imports cryptography: paid by the first token, not by loading the plugin
+
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         raise ChatTokenError("the Freshchat user token is missing or too long")
     try:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 _PEM_ARMOR: Final = re.compile(r"-----(BEGIN|END) [A-Z ]+-----")
 
@@ -21,6 +20,11 @@ def load_public_key(text: str) -> rsa.RSAPublicKey:
     SubjectPublicKeyInfo content, so the label is not trusted: the base64 body
     is decoded and read as either structure. Raises ``ValueError``.
     """
+    # cryptography is imported by the first key read, not by loading the plugin.
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     body = "".join(_PEM_ARMOR.sub("", text).split())
     try:
         der = base64.b64decode(body, validate=True)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any, ClassVar
-
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from liveuser import (
     Channel,
@@ -34,6 +32,9 @@ from .chat_token import ChatTokenError, check_chat_jwt
 from .client import FreshworksClient, FreshworksFailure
 from .settings import FreshworksSettings
 from .webhooks import load_public_key, verify_freshchat_webhook, verify_freshdesk_webhook
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 TOKEN_CLAIM = "freshchat_jwt"
 

@@ -23,16 +23,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from typing import TYPE_CHECKING, Any, Final
 
 from liveuser import Channel, Conversation, WebhookError
 from liveuser.webhooks import SeenDeliveries, check_timestamp
 
 from .keys import load_public_key
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = [
     "ChatMessage",
@@ -72,6 +71,10 @@ def _json_object(body: bytes) -> dict[str, Any]:
 
 def verify_rsa_signature(key: rsa.RSAPublicKey, body: bytes, signature: str | None) -> None:
     """Raise :class:`WebhookError` unless ``signature`` is Freshchat's signature of ``body``."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     if not signature:
         raise WebhookError("missing X-Freshchat-Signature header")
     signature = signature.strip()
@@ -159,6 +162,8 @@ def verify_freshchat_webhook(
 
 
 def hashes_sha256(body: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+
     digest = hashes.Hash(hashes.SHA256())
     digest.update(body)
     return digest.finalize()

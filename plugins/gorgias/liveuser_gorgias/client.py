@@ -32,7 +32,8 @@ class GorgiasFailure(Exception):
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Validators are built on the first answer parsed, not when the plugin is loaded.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class Address(_Lenient):

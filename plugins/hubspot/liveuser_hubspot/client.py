@@ -35,7 +35,8 @@ class HubSpotFailure(Exception):
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    # Validators are built on the first answer parsed, not when the plugin is loaded.
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class Thread(_Lenient):

@@ -35,7 +35,8 @@ class IntercomFailure(Exception):
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Validators are built on the first answer parsed, not when the plugin is loaded.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 def _blank_to_none(value: Any) -> Any:

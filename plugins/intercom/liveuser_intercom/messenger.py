@@ -16,8 +16,6 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import jwt
-
 from liveuser import WebhookError, normalize_email
 from liveuser.webhooks import verify_hmac
 
@@ -38,6 +36,8 @@ class MessengerClaims:
 
 def check_messenger_jwt(token: str, secret: str, *, leeway: int = 30) -> MessengerClaims:
     """Return the checked claims of ``token`` or raise :class:`MessengerTokenError`."""
+    import jwt  # PyJWT imports cryptography: paid by the first token, not by loading the plugin
+
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         raise MessengerTokenError("the Messenger JWT is missing or too long")
     try:

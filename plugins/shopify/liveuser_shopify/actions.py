@@ -47,8 +47,13 @@ JOB_POLL_SECONDS = 0.5
 
 
 class _Model(BaseModel):
+    # Validators are built on the first answer parsed, not when the plugin is loaded.
     model_config = ConfigDict(
-        extra="ignore", frozen=True, alias_generator=to_camel, populate_by_name=True
+        extra="ignore",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        defer_build=True,
     )
 
 

@@ -23,8 +23,13 @@ T = TypeVar("T")
 
 
 class _Model(BaseModel):
+    # Validators are built on the first answer parsed, not when the plugin is loaded.
     model_config = ConfigDict(
-        extra="ignore", frozen=True, alias_generator=to_camel, populate_by_name=True
+        extra="ignore",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        defer_build=True,
     )
 
 

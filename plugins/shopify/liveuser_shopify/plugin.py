@@ -28,12 +28,13 @@ from liveuser import (
 from liveuser.webhook_routes import webhook_route
 from liveuser.webhooks import SeenDeliveries
 
-from .actions import ShopifyActions
 from .client import ShopifyClient
-from .orders import customer_of, same_order_name, summary
 from .settings import ShopifySettings
-from .stock import StockQuery, search_terms, stock_answer
 from .webhooks import ShopifyDelivery, verify_webhook
+
+# The answer models (.orders, .stock) and the actions (.actions) are imported by
+# the first query or tool list that needs them: loading and building the plugin
+# does not pay for their dozens of pydantic models.
 
 ORDER_NAME_PATTERN = r"^\s*#?[A-Za-z0-9][A-Za-z0-9-]{0,31}\s*$"
 
@@ -77,6 +78,8 @@ class ShopifyPlugin(Plugin[ShopifySettings]):
     @hookimpl
     async def fetch_user_data(self, user: VerifiedUser) -> UserData | None:
         """The customer's most recent orders; None when Shopify has no such customer."""
+        from .orders import customer_of, summary
+
         data = await self.client.query(
             "LiveUserCustomerOrders",
             {"email": user.email, "orderCount": self.settings.order_count},
@@ -104,6 +107,9 @@ class ShopifyPlugin(Plugin[ShopifySettings]):
 
     @hookimpl
     def register_tools(self) -> list[Tool]:
+        from .actions import ShopifyActions
+        from .stock import StockQuery
+
         return [
             Tool(
                 name="order_status",
@@ -124,6 +130,8 @@ class ShopifyPlugin(Plugin[ShopifySettings]):
 
     async def order_status(self, call: ToolCall) -> UserData | None:
         """One order of the silo's user; None (not found) for anyone else's or none."""
+        from .orders import customer_of, same_order_name, summary
+
         assert isinstance(call.arguments, OrderNumber)
         wanted = call.arguments.order_number.strip()
         name = f"#{wanted}" if wanted.isdigit() else wanted
@@ -145,6 +153,8 @@ class ShopifyPlugin(Plugin[ShopifySettings]):
         return None
 
     async def check_stock(self, call: ToolCall) -> str:
+        from .stock import StockQuery, search_terms, stock_answer
+
         assert isinstance(call.arguments, StockQuery)
         wanted = call.arguments.product.strip()
         product_query, variant_query = search_terms(wanted, quote)

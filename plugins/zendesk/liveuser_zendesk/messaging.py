@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import jwt
 from pydantic import SecretStr
 
 from liveuser import normalize_email
@@ -39,6 +38,8 @@ class LoginClaims:
 
 def check_login_jwt(token: str, keys: Mapping[str, SecretStr], *, leeway: int = 30) -> LoginClaims:
     """Return the checked claims of ``token`` or raise :class:`LoginTokenError`."""
+    import jwt  # PyJWT imports cryptography: paid by the first token, not by loading the plugin
+
     if not keys:
         raise LoginTokenError("no messaging authentication keys are configured")
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
