@@ -34,7 +34,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -42,11 +42,13 @@ from .actions.model import Action, PendingConfirmation
 from .errors import ConfigError, LiveuserError
 from .hookspecs import hookimpl
 from .models import Context, Conversation
-from .pipeline import Pipeline
 from .plugin import NoSettings, Plugin
-from .registry import Tenant
 from .render import CLOSE, Budget, note
 from .tools import Tool, ToolCall
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+    from .registry import Tenant
 
 GET_USER_DATA = "get_user_data"
 """The built-in tool: the verified user's data, as a context, optionally narrowed."""

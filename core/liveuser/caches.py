@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from .models import ConversationKey, UserData, VerifiedUser
 
@@ -42,7 +42,7 @@ VerificationKey = tuple[ConversationKey, str]
 Fetch = Callable[[], Awaitable[list[UserData] | str]]
 """A back-end's answer for one user, or the reason it is missing (not cached)."""
 
-_DATA = TypeAdapter(list[UserData])
+_DATA = TypeAdapter(list[UserData], config=ConfigDict(defer_build=True))  # built on first use
 
 
 class TTLCache:

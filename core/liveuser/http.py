@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx2
-import stamina
 from pydantic import BaseModel, ValidationError
 
 from .budgets import RequestBudget
@@ -346,6 +345,8 @@ class HttpClient:
             ) from None
 
     async def _retry(self, send: _Sender, wait_hint: WaitHint) -> HttpAnswer:
+        import stamina  # with tenacity, paid by the first request, not by start-up
+
         def backoff(exc: Exception) -> bool | float:
             if isinstance(exc, httpx2.TransportError):
                 return True

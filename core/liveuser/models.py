@@ -59,10 +59,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# Every model here has ``defer_build=True``: its validator is built when it is first
+# used (the first conversation), not by ``import liveuser`` or building a tenant.
 class ConversationKey(BaseModel):
     """What identifies one conversation, across every tenant and channel."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     tenant: str
     channel: Channel
@@ -78,7 +80,7 @@ class Conversation(BaseModel):
     channel's ``verify_user`` has checked it.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     tenant: str = "default"
     channel: Channel
@@ -105,7 +107,7 @@ class VerificationRecord(BaseModel):
     members); the pipeline refuses any conversation where it is not empty.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     vendor: str
     mechanism: Mechanism
@@ -123,7 +125,7 @@ class VerifiedUser(BaseModel):
     carries its ``record``: there is no anonymous or fallback identity.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     tenant: str
     email: Email
@@ -134,7 +136,7 @@ class VerifiedUser(BaseModel):
 class Refusal(BaseModel):
     """No user data for this conversation, with a reason a person can read."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     reason: str
 
@@ -148,7 +150,7 @@ class UserData(BaseModel):
     tools but are never rendered for the model.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     source: str
     kind: str = "account"
@@ -167,7 +169,7 @@ class Context(BaseModel):
     conversation in ``key``; :meth:`text_for` refuses any other.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     key: ConversationKey
     message_id: str
@@ -198,7 +200,7 @@ class Context(BaseModel):
 class MeterRecord(BaseModel):
     """One delivered context or tool result, as the ledger keeps it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     tenant: str
     conversation_id: str

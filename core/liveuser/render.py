@@ -34,9 +34,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from jinja2 import ChoiceLoader, PackageLoader, StrictUndefined, TemplateNotFound
-from jinja2.sandbox import SandboxedEnvironment
-
 from .hookspecs import hookimpl
 from .models import UserData, VerifiedUser
 from .plugin import NoSettings, Plugin
@@ -132,6 +129,9 @@ class Renderer:
     """The default renderer: sandboxed templates, data blocks, budget-aware."""
 
     def __init__(self, template_packages: Iterable[str] = ()) -> None:
+        from jinja2 import ChoiceLoader, PackageLoader, StrictUndefined  # built on first render
+        from jinja2.sandbox import SandboxedEnvironment
+
         loaders = [PackageLoader(pkg, "templates") for pkg in template_packages]
         loaders.append(PackageLoader("liveuser", "templates"))
         self._env = SandboxedEnvironment(
@@ -148,6 +148,8 @@ class Renderer:
         name = _safe_name(kind)
         found = self._templates.get(name)
         if found is None:
+            from jinja2 import TemplateNotFound
+
             try:
                 template = self._env.get_template(f"{name}.j2")
             except TemplateNotFound:

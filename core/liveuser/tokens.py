@@ -178,7 +178,7 @@ class KeyRing:
 class HostClaims(BaseModel):
     """The verified content of a host token."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built by the first token
 
     tenant: str
     purpose: Purpose

@@ -19,14 +19,16 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, WebhookError
-from .models import Conversation
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from .models import Conversation
 
 __all__ = ["WebhookHandler", "named_conversations", "webhook_route"]
 
@@ -55,6 +57,9 @@ def named_conversations(conversations: Iterable[Conversation | None]) -> dict[st
 
 def webhook_route(path: str, handle: WebhookHandler, *, max_bytes: int = 1_000_000) -> Route:
     """A ``POST`` route at ``path`` that hands each delivery to ``handle``."""
+    # Starlette is imported when a server asks for routes, not when a plugin is loaded.
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
 
     async def endpoint(request: Request) -> Response:
         body = await request.body()
