@@ -27,14 +27,16 @@ from liveuser import (
 from liveuser.webhook_routes import named_conversations, webhook_route
 from liveuser.webhooks import SeenDeliveries
 
-from . import rules
-from .chat_token import ChatTokenError, check_chat_jwt
-from .client import FreshworksClient, FreshworksFailure
 from .settings import FreshworksSettings
 from .webhooks import load_public_key, verify_freshchat_webhook, verify_freshdesk_webhook
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from .client import FreshworksClient
+
+# The API client with its answer models, the rules and the chat-token check are
+# imported by the first verification: loading and building the plugin does not pay for them.
 
 TOKEN_CLAIM = "freshchat_jwt"
 
@@ -54,6 +56,8 @@ class FreshworksPlugin(Plugin[FreshworksSettings]):
     @property
     def client(self) -> FreshworksClient:
         if self._client is None:
+            from .client import FreshworksClient
+
             self._client = FreshworksClient(
                 self.http, self.settings, self.runtime.max_response_bytes
             )
@@ -75,6 +79,8 @@ class FreshworksPlugin(Plugin[FreshworksSettings]):
 
     @hookimpl
     async def verify_user(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        from .client import FreshworksFailure
+
         try:
             if conversation.channel is Channel.freshdesk:
                 return await self._verify_ticket(conversation)
@@ -85,6 +91,8 @@ class FreshworksPlugin(Plugin[FreshworksSettings]):
         return Refusal(reason=f"the freshworks connector does not own {conversation.channel.value}")
 
     async def _verify_ticket(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        from . import rules
+
         if not self.settings.freshdesk_configured:
             return Refusal(reason="Freshdesk is not configured for this tenant")
         raw = conversation.conversation_id
@@ -104,6 +112,9 @@ class FreshworksPlugin(Plugin[FreshworksSettings]):
         return verdict
 
     async def _verify_chat(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        from . import rules
+        from .chat_token import ChatTokenError, check_chat_jwt
+
         s = self.settings
         if not s.freshchat_configured:
             return Refusal(reason="Freshchat is not configured for this tenant")

@@ -9,7 +9,7 @@ no request, since Gorgias Live Chat identity is whatever the visitor typed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from liveuser import (
     Channel,
@@ -24,10 +24,14 @@ from liveuser import (
 from liveuser.webhook_routes import webhook_route
 from liveuser.webhooks import SeenDeliveries
 
-from . import rules
-from .client import GorgiasClient, GorgiasFailure
 from .settings import GorgiasSettings
 from .webhooks import read_delivery
+
+if TYPE_CHECKING:
+    from .client import GorgiasClient
+
+# The API client with its answer models and the rules are imported by the first
+# verification: loading and building the plugin does not pay for them.
 
 
 class GorgiasPlugin(Plugin[GorgiasSettings]):
@@ -47,11 +51,16 @@ class GorgiasPlugin(Plugin[GorgiasSettings]):
     @property
     def client(self) -> GorgiasClient:
         if self._client is None:
+            from .client import GorgiasClient
+
             self._client = GorgiasClient(self.http, self.settings, self.runtime.max_response_bytes)
         return self._client
 
     @hookimpl
     async def verify_user(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        from . import rules
+        from .client import GorgiasFailure
+
         if conversation.channel is Channel.gorgias_chat:
             return Refusal(reason=rules.CHAT_REASON)
         if conversation.channel is not Channel.gorgias_ticket:

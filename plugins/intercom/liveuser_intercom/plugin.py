@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from liveuser import (
     Channel,
@@ -31,9 +31,6 @@ from liveuser.host import verify_host_attestation
 from liveuser.webhook_routes import named_conversations, webhook_route
 from liveuser.webhooks import SeenDeliveries
 
-from . import rules
-from .client import Contact, IntercomClient, IntercomConversation, IntercomFailure, Me, parse
-from .messenger import MessengerTokenError, check_messenger_jwt, check_user_hash
 from .settings import IntercomSettings
 from .webhooks import (
     BODY_KEY,
@@ -45,6 +42,12 @@ from .webhooks import (
     header,
     verify_notification,
 )
+
+if TYPE_CHECKING:
+    from .client import Contact, IntercomClient, IntercomConversation, Me
+
+# The API client with its answer models, the rules and the Messenger checks are
+# imported by the first verification: loading and building the plugin does not pay for them.
 
 _MAX_TRACKED_CONTACTS = 50_000
 
@@ -67,6 +70,8 @@ class IntercomPlugin(Plugin[IntercomSettings]):
     @property
     def client(self) -> IntercomClient:
         if self._client is None:
+            from .client import IntercomClient
+
             self._client = IntercomClient(self.http, self.settings, self.runtime.max_response_bytes)
         return self._client
 
@@ -74,6 +79,8 @@ class IntercomPlugin(Plugin[IntercomSettings]):
 
     @hookimpl
     async def verify_user(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        from .client import IntercomFailure
+
         if conversation.channel is not Channel.intercom:
             return Refusal(
                 reason=f"the intercom connector does not own {conversation.channel.value}"
@@ -85,6 +92,8 @@ class IntercomPlugin(Plugin[IntercomSettings]):
         return verdict
 
     async def _verify(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        from . import rules
+
         cid = conversation.conversation_id
         conv = self._signed_conversation(conversation)
         if isinstance(conv, Refusal):
@@ -110,6 +119,8 @@ class IntercomPlugin(Plugin[IntercomSettings]):
         self, conversation: Conversation
     ) -> IntercomConversation | Refusal | None:
         """The conversation from a signed webhook body in the payload; None without one."""
+        from .client import IntercomConversation, parse
+
         body = conversation.payload.get(BODY_KEY)
         if body is None:
             return None
@@ -135,6 +146,9 @@ class IntercomPlugin(Plugin[IntercomSettings]):
     async def _verify_messenger(
         self, conversation: Conversation, contact: Contact
     ) -> VerifiedUser | Refusal:
+        from . import rules
+        from .messenger import MessengerTokenError, check_messenger_jwt, check_user_hash
+
         cid = conversation.conversation_id
         refused = rules.check_messenger_contact(contact, cid)
         if refused is not None:

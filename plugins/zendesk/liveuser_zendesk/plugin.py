@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from liveuser import (
     Channel,
@@ -27,9 +27,6 @@ from liveuser import (
 from liveuser.webhook_routes import named_conversations, webhook_route
 from liveuser.webhooks import SeenDeliveries
 
-from . import rules
-from .client import ZendeskClient, ZendeskFailure
-from .messaging import LoginTokenError, check_login_jwt
 from .settings import ZendeskSettings
 from .webhooks import (
     MessagingHint,
@@ -37,6 +34,12 @@ from .webhooks import (
     verify_messaging_webhook,
     verify_support_webhook,
 )
+
+if TYPE_CHECKING:
+    from .client import ZendeskClient
+
+# The API client with its answer models, the rules and the login-token check are
+# imported by the first verification: loading and building the plugin does not pay for them.
 
 _MAX_TRACKED_USERS = 50_000
 
@@ -60,6 +63,8 @@ class ZendeskPlugin(Plugin[ZendeskSettings]):
     @property
     def client(self) -> ZendeskClient:
         if self._client is None:
+            from .client import ZendeskClient
+
             self._client = ZendeskClient(self.http, self.settings, self.runtime.max_response_bytes)
         return self._client
 
@@ -67,6 +72,8 @@ class ZendeskPlugin(Plugin[ZendeskSettings]):
 
     @hookimpl
     async def verify_user(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        from .client import ZendeskFailure
+
         try:
             if conversation.channel is Channel.zendesk_ticket:
                 return await self._verify_ticket(conversation)
@@ -77,6 +84,8 @@ class ZendeskPlugin(Plugin[ZendeskSettings]):
         return Refusal(reason=f"the zendesk connector does not own {conversation.channel.value}")
 
     async def _verify_ticket(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        from . import rules
+
         raw = conversation.conversation_id
         # Canonical digits only: "01001" would be ticket 1001 under another conversation key,
         # whose cached verification no webhook about ticket 1001 would ever drop.
@@ -91,6 +100,9 @@ class ZendeskPlugin(Plugin[ZendeskSettings]):
         return verdict
 
     async def _verify_messaging(self, conversation: Conversation) -> VerifiedUser | Refusal:
+        from . import rules
+        from .messaging import LoginTokenError, check_login_jwt
+
         if not self.settings.messaging_api_configured:
             return Refusal(reason="Zendesk Messaging is not configured for this tenant")
         cid = conversation.conversation_id
