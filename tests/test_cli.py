@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -134,7 +135,31 @@ def test_plugins_lists_names_versions_channels_and_hooks(configured: Path) -> No
     assert rows["host"]["channels"] == ["host"] and rows["host"]["hooks"] == ["verify_user"]
     assert rows["user_data_api"]["hooks"] == ["fetch_user_data"]
     assert rows["default_renderer"]["hooks"] == ["render_context"]
+    assert {rows[n]["status"] for n in ("host", "user_data_api", "default_renderer")} == {"loaded"}
     assert "plugin" in liveuser("plugins", cwd=configured).stdout
+
+
+def test_plugins_lists_installed_plugins_the_tenant_does_not_load(configured: Path) -> None:
+    installed = {ep.name for ep in importlib.metadata.entry_points(group="liveuser")}
+    assert installed, "the tests run with the connectors installed"
+    some = sorted(installed)[0]
+    config = configured / "liveuser.toml"
+    config.write_text(
+        config.read_text().replace(
+            "[tenants.default.host_keys]",
+            f'[tenants.default]\ndisabled_plugins = ["{some}"]\n[tenants.default.host_keys]',
+        )
+    )
+    rows = {r["name"]: r for r in json.loads(liveuser("plugins", "--json", cwd=configured).stdout)}
+    assert installed <= set(rows)
+    assert rows[some]["status"] == "disabled"
+    for name in installed - {some}:
+        assert rows[name]["status"] == "not configured", rows[name]
+        assert rows[name]["version"] != "builtin" and rows[name]["hooks"]
+    zendesk = rows.get("zendesk")
+    if zendesk is not None and zendesk["status"] != "disabled":
+        assert zendesk["channels"] == ["zendesk_messaging", "zendesk_ticket"]
+        assert zendesk["hooks"] == ["verify_user"]
 
 
 @pytest.mark.parametrize(

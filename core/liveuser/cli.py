@@ -37,7 +37,7 @@ from .models import (
     VerifiedUser,
 )
 from .pipeline import Pipeline
-from .plugin import plugin_version
+from .plugin import Plugin, hook_names, plugin_version
 from .registry import Registry
 from .settings import DEFAULT_TENANT, Settings, load_settings
 from .silo import Silo
@@ -115,32 +115,49 @@ def _channel(value: str) -> Channel:
 @app.command()
 @command
 async def plugins(tenant: TenantOpt = DEFAULT_TENANT, as_json: JsonOpt = False) -> None:
-    """List the plugins a tenant loads: name, version, channels and hooks."""
+    """List the installed plugins: name, version, channels, hooks, and whether the tenant
+    loads each one (``loaded``, ``not configured`` or ``disabled``)."""
     registry = Registry(load_settings())
     try:
         t = registry.tenant(tenant)
-        rows: list[dict[str, Any]] = []
-        for name, plugin in t.plugins.items():
-            hooks = sorted(h.name for h in t.pm.get_hookcallers(plugin) or [])
-            rows.append(
-                {
-                    "name": name,
-                    "version": plugin_version(plugin),
-                    "channels": sorted(c.value for c in plugin.channels),
-                    "hooks": hooks,
-                }
+        rows: list[dict[str, Any]] = [
+            _plugin_row(
+                plugin, sorted(h.name for h in t.pm.get_hookcallers(plugin) or []), "loaded"
             )
+            for plugin in t.plugins.values()
+        ]
+        for cls in registry.plugin_classes():
+            if cls.name not in t.plugins:
+                status = "disabled" if cls.name in t.settings.disabled_plugins else "not configured"
+                rows.append(_plugin_row(cls, hook_names(cls), status))
     finally:
         await registry.aclose()
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    table = Table("plugin", "version", "channels", "hooks")
+    table = Table("plugin", "version", "channels", "hooks", "status")
     for row in rows:
         _add_row(
-            table, row["name"], row["version"], ", ".join(row["channels"]), ", ".join(row["hooks"])
+            table,
+            row["name"],
+            row["version"],
+            ", ".join(row["channels"]),
+            ", ".join(row["hooks"]),
+            row["status"],
         )
     out.print(table)
+
+
+def _plugin_row(
+    plugin: Plugin[Any] | type[Plugin[Any]], hooks: list[str], status: str
+) -> dict[str, Any]:
+    return {
+        "name": plugin.name,
+        "version": plugin_version(plugin),
+        "channels": sorted(c.value for c in plugin.channels),
+        "hooks": hooks,
+        "status": status,
+    }
 
 
 @app.command()

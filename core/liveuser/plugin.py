@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import PluginError
+from .hookspecs import PROJECT
 from .models import Channel, ConversationKey
 
 if TYPE_CHECKING:
@@ -116,9 +117,22 @@ class Plugin(Generic[S]):
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-def plugin_version(plugin: Plugin[Any]) -> str:
-    """The version of the distribution that ships ``plugin``, or ``"builtin"``."""
+def plugin_version(plugin: Plugin[Any] | type[Plugin[Any]]) -> str:
+    """The version of the distribution that ships ``plugin`` (an instance or its class),
+    or ``"builtin"``."""
+    cls = plugin if isinstance(plugin, type) else type(plugin)
     version = getattr(plugin, "__version__", None) or getattr(
-        type(plugin), "_liveuser_dist_version", "builtin"
+        cls, "_liveuser_dist_version", "builtin"
     )
     return str(version)
+
+
+def hook_names(cls: type[Plugin[Any]]) -> list[str]:
+    """The hooks ``cls`` implements (its ``@hookimpl`` methods), without building it."""
+    names = set()
+    for klass in cls.__mro__:
+        for name, value in vars(klass).items():
+            options = getattr(value, f"{PROJECT}_impl", None)  # set by pluggy's marker
+            if isinstance(options, dict):
+                names.add(options.get("specname") or name)
+    return sorted(names)
