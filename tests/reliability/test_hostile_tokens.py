@@ -3,7 +3,8 @@ and borrowed MCP session tokens.
 
 Each target starts from a genuine token that verifies (the control), then
 presents forgeries of it on the same conversation: ``alg: none``, a wrong key,
-expired, no claims, no subject, key confusion (RS256 where HS256 is expected,
+expired, no claims, no subject, an expiry in milliseconds (genuinely signed,
+past any date), key confusion (RS256 where HS256 is expected,
 or HS256 keyed with an RSA public key), a payload changed under the original
 signature, another audience (liveuser's own tokens, one audience per purpose;
 the vendors' user JWTs define no audience), another tenant, an unverified
@@ -12,7 +13,8 @@ hypothesis-made garbage. A Freshchat tenant pinned to RS256 gets the same
 forgeries signed with its own private key, another RSA key, and the classic
 algorithm confusion: HS256 keyed with the very public key it verifies with.
 Forged Intercom identity hashes (``user_hash``) too. Every one ends in a
-refusal with a one-line reason: nobody is verified.
+refusal with a one-line reason from the connector's own checks (not the
+pipeline's catch of an exception it raised): nobody is verified.
 """
 
 from __future__ import annotations
@@ -196,6 +198,9 @@ def _forged(token: str, sign: Signer) -> dict[str, str]:
         found["unverified email"] = sign(header, {**payload, "email_verified": False})
     if "exp" in payload:
         found["no expiry"] = sign(header, {k: v for k, v in payload.items() if k != "exp"})
+        # Unexpired, but in milliseconds: past any date, so a check that turns it into
+        # one must refuse it rather than raise.
+        found["expiry in milliseconds"] = sign(header, {**payload, "exp": now * 1000})
     return found
 
 
@@ -326,6 +331,9 @@ async def assert_refused(
     verdict = await pipeline.verify(conversation)
     assert isinstance(verdict, Refusal), f"{what}: verified {verdict!r}"
     assert verdict.reason and "\n" not in verdict.reason, f"{what}: {verdict.reason!r}"
+    # The pipeline turns a connector's exception into "<name> could not verify the user
+    # (<exception>)": a refusal, but a crash all the same, and one that names no reason.
+    assert "could not verify the user (" not in verdict.reason, f"{what}: {verdict.reason!r}"
     TALLY.hostile_refused[kind] += 1
 
 
