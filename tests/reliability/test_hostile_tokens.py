@@ -3,13 +3,18 @@ and borrowed MCP session tokens.
 
 Each target starts from a genuine token that verifies (the control), then
 presents forgeries of it on the same conversation: ``alg: none``, a wrong key,
-expired, no claims, no subject, key confusion (RS256 where HS256 is expected,
+expired, no claims, no subject, an expiry in milliseconds (genuinely signed,
+past any date), key confusion (RS256 where HS256 is expected,
 or HS256 keyed with an RSA public key), a payload changed under the original
 signature, another audience (liveuser's own tokens, one audience per purpose;
 the vendors' user JWTs define no audience), another tenant, an unverified
 email, the genuine token on another person's conversation, and
-hypothesis-made garbage. Forged Intercom identity hashes (``user_hash``) too.
-Every one ends in a refusal with a one-line reason: nobody is verified.
+hypothesis-made garbage. A Freshchat tenant pinned to RS256 gets the same
+forgeries signed with its own private key, another RSA key, and the classic
+algorithm confusion: HS256 keyed with the very public key it verifies with.
+Forged Intercom identity hashes (``user_hash``) too. Every one ends in a
+refusal with a one-line reason from the connector's own checks (not the
+pipeline's catch of an exception it raised): nobody is verified.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -31,6 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jwt.algorithms import RSAAlgorithm
 
 from liveuser import (
     Channel,
@@ -47,7 +53,9 @@ from liveuser.errors import TokenError
 from liveuser.host import HostConnector
 from liveuser.mcp_server import conversation_for_token
 from liveuser.tokens import KeyRing, Purpose, mint_token
+from liveuser_freshworks.demo import user_jwt as freshchat_user_jwt
 from liveuser_freshworks.fake import FAKE_JWT_SECRET as FRESHCHAT_JWT_SECRET
+from liveuser_freshworks.fake import seed as freshworks_seed
 from liveuser_intercom.fake import FAKE_MESSENGER_JWT_SECRET as INTERCOM_JWT_SECRET
 from liveuser_zendesk.fake import FAKE_JWT_SECRET as ZENDESK_JWT_SECRET
 
@@ -139,54 +147,121 @@ def _hs256(header: dict[str, object], payload: dict[str, object], key: bytes) ->
 
 
 @cache
+def _rsa_key(owner: str) -> rsa.RSAPrivateKey:
+    """One RSA key per ``owner``, generated once per run."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _public_pem(key: rsa.RSAPrivateKey, fmt: serialization.PublicFormat) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.PEM, fmt)
+
+
+@cache
 def _rsa() -> tuple[bytes, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """A stranger's RSA key pair (PEM private, PEM public)."""
+    key = _rsa_key("stranger")
     private = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, public
+    return private, _public_pem(key, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+Signer = Callable[[dict[str, object], dict[str, object]], str]
+
+
+def _forged(token: str, sign: Signer) -> dict[str, str]:
+    """The forgeries of ``token`` any verifier must refuse, whatever its algorithm.
+
+    ``sign(header, payload)`` signs with the genuine key, so each forgery is
+    wrong in the one way its name says.
+    """
+    header = {k: v for k, v in jwt.get_unverified_header(token).items() if k not in ("alg",)}
+    payload = jwt.decode(token, options={"verify_signature": False})
+    now = int(time.time())
+    head, _, signature = token.split(".")
+    found = {
+        "alg none": f"{_b64(json.dumps({**header, 'alg': 'none'}).encode())}."
+        f"{_b64(json.dumps(payload).encode())}.",
+        "expired": sign(header, {**payload, "iat": now - 7200, "exp": now - 3600}),
+        "no claims": sign(header, {}),
+        "no subject": sign(header, {k: v for k, v in payload.items() if k not in IDENTITY_CLAIMS}),
+        "payload changed under the signature": f"{head}."
+        f"{_b64(json.dumps({**payload, **_victim_identity(payload)}).encode())}.{signature}",
+    }
+    if "aud" in payload:  # liveuser's own tokens: one audience per purpose
+        found["another audience"] = sign(header, {**payload, "aud": "liveuser:mcp_session"})
+    if "tenant" in payload:
+        found["another tenant"] = sign(header, {**payload, "tenant": "acme"})
+    if "email_verified" in payload:
+        found["unverified email"] = sign(header, {**payload, "email_verified": False})
+    if "exp" in payload:
+        found["no expiry"] = sign(header, {k: v for k, v in payload.items() if k != "exp"})
+        # Unexpired, but in milliseconds: past any date, so a check that turns it into
+        # one must refuse it rather than raise.
+        found["expiry in milliseconds"] = sign(header, {**payload, "exp": now * 1000})
+    return found
 
 
 def forgeries(token: str, secret: str) -> dict[str, str]:
     """Every forgery of ``token`` (HS256 with ``secret``) worth trying."""
     header = {k: v for k, v in jwt.get_unverified_header(token).items() if k not in ("alg",)}
     payload = jwt.decode(token, options={"verify_signature": False})
-    key = secret.encode()
-    now = int(time.time())
     private, public = _rsa()
-    head, _, signature = token.split(".")
-    found = {
-        "alg none": f"{_b64(json.dumps({**header, 'alg': 'none'}).encode())}."
-        f"{_b64(json.dumps(payload).encode())}.",
+    return {
+        **_forged(token, lambda h, p: _hs256(h, p, secret.encode())),
         "wrong key": _hs256(header, payload, secrets.token_bytes(32)),
-        "expired": _hs256(header, {**payload, "iat": now - 7200, "exp": now - 3600}, key),
-        "no claims": _hs256(header, {}, key),
-        "no subject": _hs256(
-            header, {k: v for k, v in payload.items() if k not in IDENTITY_CLAIMS}, key
-        ),
         "key confusion RS256": jwt.encode(payload, private, algorithm="RS256", headers=header),
         "key confusion HS256 keyed with a public key": _hs256(header, payload, public),
-        "payload changed under the signature": f"{head}."
-        f"{_b64(json.dumps({**payload, **_victim_identity(payload)}).encode())}.{signature}",
     }
-    if "aud" in payload:  # liveuser's own tokens: one audience per purpose
-        found["another audience"] = _hs256(header, {**payload, "aud": "liveuser:mcp_session"}, key)
-    if "tenant" in payload:
-        found["another tenant"] = _hs256(header, {**payload, "tenant": "acme"}, key)
-    if "email_verified" in payload:
-        found["unverified email"] = _hs256(header, {**payload, "email_verified": False}, key)
-    if "exp" in payload:
-        found["no expiry"] = _hs256(header, {k: v for k, v in payload.items() if k != "exp"}, key)
-    return found
+
+
+def rs256_forgeries(token: str, key: rsa.RSAPrivateKey, configured: str) -> dict[str, str]:
+    """Every forgery of ``token`` (RS256 with ``key``) for a verifier holding ``configured``,
+    the PEM of ``key``'s public half."""
+    header = {k: v for k, v in jwt.get_unverified_header(token).items() if k not in ("alg",)}
+    payload = jwt.decode(token, options={"verify_signature": False})
+    stranger = _rsa_key("stranger")
+    stranger_jwk = RSAAlgorithm.to_jwk(stranger.public_key(), as_dict=True)
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+    def rs256(header: dict[str, object], payload: dict[str, object]) -> str:
+        return jwt.encode(payload, key, algorithm="RS256", headers=header)
+
+    return {
+        **_forged(token, rs256),
+        "wrong key": jwt.encode(payload, stranger, algorithm="RS256", headers=header),
+        "wrong key, its public key offered in the jwk header": jwt.encode(
+            payload, stranger, algorithm="RS256", headers={**header, "jwk": stranger_jwk}
+        ),
+        "genuine key, another algorithm (RS512)": jwt.encode(
+            payload, key, algorithm="RS512", headers=header
+        ),
+        "key confusion HS256 keyed with the configured public key": _hs256(
+            header, payload, configured.encode()
+        ),
+        "key confusion HS256 keyed with the public key as PKCS#1": _hs256(
+            header, payload, _public_pem(key, serialization.PublicFormat.PKCS1)
+        ),
+        "key confusion HS256 keyed with the public key as DER": _hs256(header, payload, der),
+    }
 
 
 def _victim_identity(payload: dict[str, object]) -> dict[str, object]:
     return {k: "victim@example.com" for k in payload if k in ("sub", "email")}
+
+
+RS256_TENANT = "rs256"
+RS256_FRESHCHAT = {
+    "freshchat_jwt_algorithm": "RS256",
+    "freshchat_jwt_secret": None,
+    "freshchat_jwt_public_key": _public_pem(
+        _rsa_key("freshchat business"), serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode(),
+}
 
 
 @pytest.fixture(scope="module")
@@ -197,13 +272,20 @@ def vendors() -> Iterator[dict[str, Vendor]]:
 
 @pytest.fixture(scope="module")
 async def pipeline(vendors: dict[str, Vendor]) -> AsyncIterator[Pipeline]:
-    """Every connector against its fake, and a second tenant with its own host key."""
+    """Every connector against its fake, a second tenant with its own host key, and a
+    tenant whose Freshchat tokens must be RS256."""
     configured = {name: v.settings for name, v in vendors.items()}
     settings = Settings(
         ledger=":memory:",
         tenants={
             "default": TenantSettings(**tenant_settings(configured, cache_ttl_seconds=0)),
             "acme": TenantSettings(host_keys={HOST_KEY_ID: ACME_SECRET}),
+            RS256_TENANT: TenantSettings(
+                **tenant_settings(
+                    {"freshworks": {**configured["freshworks"], **RS256_FRESHCHAT}},
+                    cache_ttl_seconds=0,
+                )
+            ),
         },
     )
     builtins = [HostConnector, *(v.cls for v in vendors.values())]
@@ -249,6 +331,9 @@ async def assert_refused(
     verdict = await pipeline.verify(conversation)
     assert isinstance(verdict, Refusal), f"{what}: verified {verdict!r}"
     assert verdict.reason and "\n" not in verdict.reason, f"{what}: {verdict.reason!r}"
+    # The pipeline turns a connector's exception into "<name> could not verify the user
+    # (<exception>)": a refusal, but a crash all the same, and one that names no reason.
+    assert "could not verify the user (" not in verdict.reason, f"{what}: {verdict.reason!r}"
     TALLY.hostile_refused[kind] += 1
 
 
@@ -265,6 +350,30 @@ async def test_forged_token_verifies_nobody(
     if target.victim is not None:  # a genuine token, on another person's conversation
         borrowed = conversation.model_copy(update={"conversation_id": target.victim})
         await assert_refused(pipeline, borrowed, "jwt", f"{target.name}: on {target.victim}")
+
+
+async def test_forged_rs256_freshchat_token_verifies_nobody(
+    vendors: dict[str, Vendor], pipeline: Pipeline
+) -> None:
+    """A tenant pinned to RS256: its genuine token verifies, no forgery of it does."""
+    key = _rsa_key("freshchat business")
+    step = vendors["freshworks"].step("Freshchat user authenticated")
+    token = freshchat_user_jwt("cust-chloe", "chloe@example.com", key=key, algorithm="RS256")
+    conversation = step.conversation.model_copy(
+        update={"tenant": RS256_TENANT, "claims": {"freshchat_jwt": token}}
+    )
+    control = await pipeline.verify(conversation)
+    assert isinstance(control, VerifiedUser), f"the control failed: {control}"
+    assert control.record.key_id == "freshchat-rs256"
+    configured = str(RS256_FRESHCHAT["freshchat_jwt_public_key"])
+    for name, forged in rs256_forgeries(token, key, configured).items():
+        hostile = conversation.model_copy(update={"claims": {"freshchat_jwt": forged}})
+        await assert_refused(pipeline, hostile, "jwt", f"freshchat rs256: {name}")
+    # The HS256 tenant's genuine token, and this genuine token on Bob's conversation.
+    default = step.conversation.model_copy(update={"tenant": RS256_TENANT})
+    await assert_refused(pipeline, default, "jwt", "freshchat rs256: the HS256 tenant's token")
+    borrowed = conversation.model_copy(update={"conversation_id": freshworks_seed.CONV_BOB})
+    await assert_refused(pipeline, borrowed, "jwt", "freshchat rs256: on Bob's conversation")
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])

@@ -79,10 +79,15 @@ def check_chat_jwt(token: str, algorithm: str, key: Any, *, leeway: int = 30) ->
     exp = claims["exp"]
     if isinstance(exp, bool) or not isinstance(exp, int | float):
         raise ChatTokenError("the Freshchat user token's exp is not a number")
+    try:
+        expires_at = datetime.fromtimestamp(exp, UTC)
+    except (OverflowError, OSError, ValueError):
+        # Signed, unexpired, but past what a datetime holds (e.g. exp in milliseconds).
+        raise ChatTokenError("the Freshchat user token's exp is out of range") from None
     uuid = claims.get("freshchat_uuid")
     return ChatClaims(
         reference_id=reference_id,
         email=normalized,
-        expires_at=datetime.fromtimestamp(exp, UTC),
+        expires_at=expires_at,
         freshchat_uuid=uuid if isinstance(uuid, str) else None,
     )

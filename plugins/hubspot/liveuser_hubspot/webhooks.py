@@ -6,7 +6,8 @@ timestamp`` where ``uri`` is the full URL HubSpot called and ``timestamp`` the
 ``X-HubSpot-Request-Timestamp`` header (milliseconds since the epoch) taken
 verbatim. A delivery older (or further in the future) than the replay window
 is refused, and so is a second delivery of the same signature within it.
-The v1/v2 headers (plain SHA-256, no timestamp) are ignored.
+The v1/v2 headers (plain SHA-256, no timestamp) are ignored. A body over
+:data:`MAX_BODY_BYTES` is refused before any signature work.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from liveuser import WebhookError
 from liveuser.webhooks import SeenDeliveries, check_timestamp, hmac_signature, verify_hmac
@@ -22,6 +23,8 @@ from liveuser.webhooks import SeenDeliveries, check_timestamp, hmac_signature, v
 SIGNATURE_HEADER = "x-hubspot-signature-v3"
 TIMESTAMP_HEADER = "x-hubspot-request-timestamp"
 MAX_EVENTS = 1000
+MAX_BODY_BYTES: Final = 1_000_000
+"""The largest body checked (no HubSpot maximum is known); ``liveuser serve`` caps at 1 MB."""
 FORGET_TYPES = frozenset(
     {"conversation.propertyChange", "conversation.deletion", "conversation.privacyDeletion"}
 )
@@ -63,10 +66,13 @@ def verify_delivery(
 ) -> list[HubSpotEvent]:
     """Check a delivery's v3 signature and window; return its conversation events.
 
-    Raises :class:`liveuser.WebhookError` with a one-line reason for a
-    missing, forged or altered signature, a stale, future or unreadable
-    timestamp, a replayed delivery, or a body that is not HubSpot's event array.
+    Raises :class:`liveuser.WebhookError` with a one-line reason for a body
+    over :data:`MAX_BODY_BYTES` (before any signature work), a missing, forged
+    or altered signature, a stale, future or unreadable timestamp, a replayed
+    delivery, or a body that is not HubSpot's event array.
     """
+    if len(body) > MAX_BODY_BYTES:
+        raise WebhookError("webhook body is too large")
     signature = header(headers, SIGNATURE_HEADER)
     timestamp = header(headers, TIMESTAMP_HEADER)
     if not signature:

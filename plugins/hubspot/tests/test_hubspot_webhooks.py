@@ -98,6 +98,35 @@ def test_future_delivery_is_refused(make_setup: SetupFactory) -> None:
         make_setup().plugin.receive_webhook("POST", URI, signed(body, ts=later), body)
 
 
+def padded(size: int) -> bytes:
+    """A one-event delivery with trailing JSON whitespace, ``size`` bytes long."""
+    body = delivery(NEW_MESSAGE)
+    return body + b" " * (size - len(body))
+
+
+def test_body_over_a_million_bytes_is_refused_before_its_signature(
+    make_setup: SetupFactory,
+) -> None:
+    """Called directly (no web server's cap in front), the check still bounds the body."""
+    plugin = make_setup().plugin
+    over = padded(1_000_001)
+    with pytest.raises(WebhookError, match=r"^webhook body is too large$"):
+        plugin.receive_webhook("POST", URI, signed(over), over)
+    # Refused before the headers are even read: no signature to check is no different.
+    with pytest.raises(WebhookError, match=r"^webhook body is too large$"):
+        plugin.receive_webhook("POST", URI, {}, over)
+
+
+def test_body_of_a_million_bytes_is_checked_as_usual(make_setup: SetupFactory) -> None:
+    plugin = make_setup().plugin
+    full = padded(1_000_000)
+    forged = signed(delivery(NEW_MESSAGE))  # the signature of another body
+    with pytest.raises(WebhookError, match="does not match"):
+        plugin.receive_webhook("POST", URI, forged, full)
+    events = plugin.receive_webhook("POST", URI, signed(full), full)
+    assert [e.thread_id for e in events] == [seed.EMAIL_VERIFIED]
+
+
 def test_property_change_drops_the_cached_verification(make_setup: SetupFactory) -> None:
     plugin = make_setup().plugin
     forgotten: list[ConversationKey] = []

@@ -80,9 +80,12 @@ def check_messenger_jwt(token: str, secret: str, *, leeway: int = 30) -> Messeng
     exp = claims["exp"]
     if isinstance(exp, bool) or not isinstance(exp, int | float):
         raise MessengerTokenError("the Messenger JWT's exp is not a number")
-    return MessengerClaims(
-        user_id=user_id, email=normalized, expires_at=datetime.fromtimestamp(exp, UTC)
-    )
+    try:
+        expires_at = datetime.fromtimestamp(exp, UTC)
+    except (OverflowError, OSError, ValueError):
+        # Signed, unexpired, but past what a datetime holds (e.g. exp in milliseconds).
+        raise MessengerTokenError("the Messenger JWT's exp is out of range") from None
+    return MessengerClaims(user_id=user_id, email=normalized, expires_at=expires_at)
 
 
 def user_hash(secret: str, user_id: str) -> str:

@@ -129,6 +129,8 @@ async def test_messenger_jwt_of_the_contact_is_verified_without_me(
     [
         (messenger_jwt("cust-bob", "bob@example.com"), "another user"),
         (messenger_jwt("cust-chloe", "chloe@example.com", ttl=-120), "expired"),
+        # Signed and unexpired, but in milliseconds: no date holds it.
+        (messenger_jwt("cust-chloe", "chloe@example.com", exp=1_764_000_000_000), "out of range"),
         (messenger_jwt("cust-chloe", "ann@example.com"), "email is not the one"),
         ("not-a-jwt", "malformed"),
     ],

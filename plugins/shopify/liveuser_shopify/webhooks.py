@@ -2,7 +2,8 @@
 
 Shopify signs with the app's client secret and no timestamp, so a replay is
 caught by remembering ``X-Shopify-Webhook-Id`` (unique per delivery). During
-a secret rotation both the new and the previous secret are accepted.
+a secret rotation both the new and the previous secret are accepted. A body
+over :data:`MAX_BODY_BYTES` is refused before any signature work.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from liveuser import WebhookError
 from liveuser.webhooks import SeenDeliveries, verify_hmac
@@ -19,6 +20,8 @@ HMAC_HEADER = "x-shopify-hmac-sha256"
 ID_HEADER = "x-shopify-webhook-id"
 TOPIC_HEADER = "x-shopify-topic"
 SHOP_HEADER = "x-shopify-shop-domain"
+MAX_BODY_BYTES: Final = 1_000_000
+"""The largest body checked: Shopify's cap for EventBridge deliveries (none known for HTTPS)."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,12 @@ def verify_webhook(
 ) -> ShopifyDelivery:
     """Check a delivery; raise :class:`liveuser.WebhookError` for anything not genuine.
 
-    The signature is checked against every secret (current first), then the
-    delivery id is recorded: a second delivery with the same id is a replay.
+    A body over :data:`MAX_BODY_BYTES` is refused first. The signature is
+    checked against every secret (current first), then the delivery id is
+    recorded: a second delivery with the same id is a replay.
     """
+    if len(body) > MAX_BODY_BYTES:
+        raise WebhookError("webhook body is too large")
     if not secrets:
         raise WebhookError("no Shopify client secret to check the webhook with")
     signature = _header(headers, HMAC_HEADER)

@@ -98,6 +98,34 @@ def test_signed_body_that_is_not_json_is_rejected() -> None:
         _verify(signed(b"not json"), b"not json")
 
 
+def padded(size: int) -> bytes:
+    """BODY with trailing JSON whitespace, ``size`` bytes long."""
+    return BODY + b" " * (size - len(BODY))
+
+
+async def test_body_over_a_million_bytes_is_refused_before_its_signature(
+    make_setup: SetupFactory,
+) -> None:
+    """Called directly (no web server's cap in front), the check still bounds the body."""
+    plugin = make_setup().plugin
+    over = padded(1_000_001)
+    with pytest.raises(WebhookError, match=r"^webhook body is too large$"):
+        plugin.receive_webhook(signed(over), over)
+    # Refused before the signature is looked for: a missing one is no different.
+    unsigned = {k: v for k, v in signed(over).items() if k != "X-Shopify-Hmac-Sha256"}
+    with pytest.raises(WebhookError, match=r"^webhook body is too large$"):
+        plugin.receive_webhook(unsigned, over)
+
+
+async def test_body_of_a_million_bytes_is_checked_as_usual(make_setup: SetupFactory) -> None:
+    plugin = make_setup().plugin
+    full = padded(1_000_000)
+    with pytest.raises(WebhookError, match="does not match"):
+        plugin.receive_webhook(signed(BODY), full)  # the signature of another body
+    delivery = plugin.receive_webhook(signed(full), full)
+    assert delivery.payload["name"] == "#1042"
+
+
 async def test_plugin_receives_with_its_settings(make_setup: SetupFactory) -> None:
     setup = make_setup(previous_client_secret="old-secret")
     delivery = setup.plugin.receive_webhook(signed(secret="old-secret"), BODY)

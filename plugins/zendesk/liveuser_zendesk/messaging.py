@@ -91,9 +91,9 @@ def check_login_jwt(token: str, keys: Mapping[str, SecretStr], *, leeway: int = 
     exp = claims["exp"]
     if isinstance(exp, bool) or not isinstance(exp, int | float):
         raise LoginTokenError("the messaging login token's exp is not a number")
-    return LoginClaims(
-        key_id=kid,
-        external_id=external_id,
-        email=normalized,
-        expires_at=datetime.fromtimestamp(exp, UTC),
-    )
+    try:
+        expires_at = datetime.fromtimestamp(exp, UTC)
+    except (OverflowError, OSError, ValueError):
+        # Signed, unexpired, but past what a datetime holds (e.g. exp in milliseconds).
+        raise LoginTokenError("the messaging login token's exp is out of range") from None
+    return LoginClaims(key_id=kid, external_id=external_id, email=normalized, expires_at=expires_at)

@@ -180,6 +180,7 @@ def _unsigned() -> str:
         (_token(key="another-secret-of-sufficient-length-0123456789"), "signature does not match"),
         (_token({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}), "expired"),
         (_token(drop=("exp",)), "lacks the 'exp' claim"),
+        (_token({"exp": 1_764_000_000_000}), "exp is out of range"),  # in milliseconds
         (_token({"scope": "app"}), "scope is not 'user'"),
         (_token(drop=("external_id",)), "lacks the 'external_id' claim"),
         (_token({"external_id": ""}), "no external_id"),
