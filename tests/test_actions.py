@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 from starlette.applications import Starlette
@@ -34,10 +34,13 @@ from liveuser import (
     PendingConfirmation,
     Pipeline,
     Registry,
+    Settings,
+    TenantSettings,
     bind,
 )
 from liveuser.actions import ActionStore, State, binding_hash
 from liveuser.actions.example_endpoint import PAUSE, create_action_endpoint, pause_action_settings
+from liveuser.actions.model import Confirmation
 from liveuser.mcp_server import stdio_server
 from liveuser.metering import SCHEMA_VERSION
 from liveuser.sandbox import ANN_EMAIL, serve
@@ -688,3 +691,49 @@ async def test_concurrent_recoveries_of_several_workers_settle_each_record_once(
         for worker in workers:
             await worker.registry.aclose()
             await worker.ledger.aclose()
+
+
+@settings(max_examples=40, deadline=None)
+@given(deadline_ms=st.integers(1, 10_000), offset_ms=st.integers(0, 60_000))
+def test_a_record_is_stale_exactly_after_twice_the_deadline_and_the_margin(
+    deadline_ms: int, offset_ms: int
+) -> None:
+    """Whatever the tenant's deadline, recovery leaves a record alone for 2 x deadline
+    + 30 s after its last write and settles it from then on."""
+
+    async def check() -> bool:
+        tenant = TenantSettings(deadline_seconds=deadline_ms / 1000)
+        registry = Registry(Settings(tenants={"default": tenant}), discover=False)
+        async with Ledger(":memory:", b"k" * 32) as ledger:
+            pipeline = Pipeline(registry, ledger)
+            clock = Clock()
+            pipeline.action_store.clock = clock
+            record = Confirmation(
+                confirmation_id="c-1",
+                tenant="default",
+                channel="host",
+                conversation_id="chat-1",
+                identity_hash="a" * 64,
+                action=PAUSE,
+                arguments=ARGS,
+                target={},
+                summary=SUMMARY,
+                summary_hash="b" * 64,
+                expires_at=clock.now,
+                binding="",
+                idempotency_key="k-1",
+                state=State.proposed,
+            )
+            await pipeline.action_store.propose(record)
+            assert await pipeline.action_store.move("c-1", State.proposed, State.confirmed)
+            clock.now += timedelta(milliseconds=offset_ms)
+            settled = [r.confirmation_id for r in await liveuser.recover(pipeline)]
+            pipeline.action_store.close()
+        await registry.aclose()
+        return settled == ["c-1"]
+
+    stale = offset_ms >= 2 * deadline_ms + 30_000
+    assert asyncio.run(check()) is stale
+    assert liveuser.actions.stale_after(TenantSettings(deadline_seconds=deadline_ms / 1000)) == (
+        2 * deadline_ms / 1000 + 30
+    )

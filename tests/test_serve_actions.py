@@ -243,6 +243,18 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str | Path
     return tmp_path / "ledger.sqlite3", {}
 
 
+async def settled(store: ActionStore, *records: Confirmation) -> dict[str, State]:
+    """The records' states once none is in flight any more (or after 30 seconds)."""
+    states: dict[str, State] = {}
+    for _ in range(300):
+        found = [await store.get(r.confirmation_id) for r in records]
+        states = {r.confirmation_id: r.state for r in found if r is not None}
+        if set(states.values()) <= {State.executed, State.failed}:
+            break
+        await asyncio.sleep(0.1)
+    return states
+
+
 async def test_each_worker_settles_stale_records_at_start_up_and_leaves_fresh_ones(
     tmp_path: Path,
     sandbox: tuple[str, Starlette],
@@ -251,10 +263,11 @@ async def test_each_worker_settles_stale_records_at_start_up_and_leaves_fresh_on
 ) -> None:
     target, env = database
     config = write_actions_config(tmp_path, sandbox[0], endpoint[0])
-    crashed, interrupted, live = (
+    crashed, interrupted, live, later = (
         record_in(State.executing, "crashed"),
         record_in(State.confirmed, "interrupted"),
         record_in(State.executing, "live"),
+        record_in(State.confirmed, "later"),
     )
     # The vendor made the crashed worker's change; the worker died before writing it down.
     endpoint[1].state.executions[crashed.idempotency_key] = {"status": "done", "detail": "ok"}
@@ -264,32 +277,30 @@ async def test_each_worker_settles_stale_records_at_start_up_and_leaves_fresh_on
         store = ActionStore.beside(ledger)
         await leave_in_flight(store, crashed, long_ago)
         await leave_in_flight(store, interrupted, long_ago)
-        await leave_in_flight(store, live, datetime.now(UTC))  # another worker executes it now
-        process, _ = start_service(config, "--workers", "2", env=env)
+        process, _ = start_service(
+            config, "--workers", "2", env={**env, "LIVEUSER_RECOVERY_INTERVAL_SECONDS": "0.5"}
+        )
         try:
-            states: dict[str, State] = {}
-            for _ in range(300):
-                states = {
-                    r.confirmation_id: r.state
-                    for r in [await store.get(x.confirmation_id) for x in (crashed, interrupted)]
-                    if r is not None
-                }
-                if set(states.values()) <= {State.executed, State.failed}:
-                    break
-                await asyncio.sleep(0.1)
+            at_start = await settled(store, crashed, interrupted)
+            # While the service runs, another worker executes `live` now and one that
+            # died left `later`: the periodic recovery settles `later` only.
+            await leave_in_flight(store, live, datetime.now(UTC))
+            await leave_in_flight(store, later, long_ago)
+            periodic = await settled(store, later)
             fresh = await store.get(live.confirmation_id)
         finally:
             stderr = stop_service(process)
         events = await store.events(crashed.confirmation_id)
-    assert states == {
+    assert at_start == {
         crashed.confirmation_id: State.executed,
         interrupted.confirmation_id: State.failed,
     }
+    assert periodic == {later.confirmation_id: State.failed}
     assert fresh is not None and fresh.state is State.executing
     assert [s for s, _ in events].count("executed") == 1  # two workers, settled once
     assert "Traceback" not in stderr
-    for record in (crashed, interrupted):
-        assert f"settled action record {record.confirmation_id}" in stderr
+    for record in (crashed, interrupted, later):
+        assert stderr.count(f"settled action record {record.confirmation_id}") == 1
     assert live.confirmation_id not in stderr
     assert endpoint[1].state.applied == applied  # read back, never executed
 
