@@ -193,3 +193,27 @@ async def test_stores_of_several_workers_opening_at_once_share_one_set_of_tables
     finally:
         for led in ledgers:
             await led.aclose()
+
+
+async def test_of_concurrent_take_overs_of_a_record_one_claims_it(
+    store: ActionStore, clock: Clock
+) -> None:
+    record = proposal()
+    await store.propose(record)
+    cid = record.confirmation_id
+    assert await store.move(cid, State.proposed, State.confirmed)
+    assert await store.move(cid, State.confirmed, State.executing)
+    seen = await store.get(cid)
+    assert seen is not None and seen.updated_at == START
+    claims = await asyncio.gather(
+        *(store.take_over(cid, State.executing, START) for _ in range(5))
+    )  # the clock stands still: the claim still moves the stamp forward
+    assert sorted(claims) == [False, False, False, False, True]
+    claimed = await store.get(cid)
+    assert claimed is not None and claimed.state is State.executing
+    assert claimed.updated_at is not None and claimed.updated_at > START
+    assert not await store.take_over(cid, State.confirmed, claimed.updated_at)  # wrong state
+    clock.now = START + timedelta(minutes=5)
+    assert await store.take_over(cid, State.executing, claimed.updated_at)
+    again = await store.get(cid)
+    assert again is not None and again.updated_at == clock.now

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from mcp import Client
 from starlette.applications import Starlette
@@ -34,10 +34,13 @@ from liveuser import (
     PendingConfirmation,
     Pipeline,
     Registry,
+    Settings,
+    TenantSettings,
     bind,
 )
 from liveuser.actions import ActionStore, State, binding_hash
 from liveuser.actions.example_endpoint import PAUSE, create_action_endpoint, pause_action_settings
+from liveuser.actions.model import Confirmation
 from liveuser.mcp_server import stdio_server
 from liveuser.metering import SCHEMA_VERSION
 from liveuser.sandbox import ANN_EMAIL, serve
@@ -377,7 +380,7 @@ async def test_a_crash_before_the_vendor_call_is_recovered_as_not_done(
     assert pending is not None
     cid = pending.confirmation_id
     assert await pipeline.action_store.move(cid, State.proposed, State.confirmed)
-    results = await liveuser.recover(pipeline)
+    results = await liveuser.recover(pipeline, older_than=0)  # no other process runs
     assert [(r.status, r.confirmation_id) for r in results] == [("failed", cid)]
     assert app.state.applied == []
 
@@ -470,7 +473,7 @@ async def test_a_crash_after_the_vendor_call_is_settled_by_reading_back(
     app.state.executions[record.idempotency_key] = {"status": "done", "detail": done}
     restarted = Ledger(ledger_target, ledger_key)
     try:
-        results = await liveuser.recover(Pipeline(pipeline.registry, restarted))
+        results = await liveuser.recover(Pipeline(pipeline.registry, restarted), older_than=0)
     finally:
         await restarted.aclose()
     assert [(r.status, r.confirmation_id, r.message) for r in results] == [("executed", cid, done)]
@@ -537,3 +540,200 @@ async def test_an_unreachable_postgres_action_store_is_one_line_without_the_pass
         assert "\n" not in message and "hunter2" not in message and f"127.0.0.1:{port}" in message
     finally:
         await led.aclose()
+
+
+# -- recovery is safe beside live workers -------------------------------------------------
+
+
+class Clock:
+    """The store's clock, set by hand: when records were last written, and now."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def left_in_flight(
+    pipeline: liveuser.Pipeline, conversation: liveuser.Conversation, state: State
+) -> str:
+    """A confirmation moved to ``state`` (``confirmed`` or ``executing``) now, as a
+    worker does just before calling the vendor; its id."""
+    _, pending = await propose(pipeline, conversation, **ARGS)
+    assert pending is not None
+    store = pipeline.action_store
+    assert await store.move(pending.confirmation_id, State.proposed, State.confirmed)
+    if state is State.executing:
+        assert await store.move(pending.confirmation_id, State.confirmed, State.executing)
+    return pending.confirmation_id
+
+
+async def test_recovery_leaves_a_record_in_flight_to_the_worker_holding_it(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    url, app = endpoint
+    pipeline = with_actions(make_pipeline, url)
+    clock = Clock()
+    pipeline.action_store.clock = clock
+    ann = host_conversation(ANN_EMAIL)
+    confirmed = await left_in_flight(pipeline, host_conversation(ANN_EMAIL), State.confirmed)
+    executing = await left_in_flight(pipeline, ann, State.executing)
+    age = liveuser.actions.stale_after(pipeline.registry.tenant().settings)
+    assert age == 2 * 10 + 30  # the default deadline of 10 seconds
+    clock.now += timedelta(seconds=age - 0.001)
+    assert await liveuser.recover(pipeline) == []  # a live worker could still settle them
+    for cid, state in ((confirmed, State.confirmed), (executing, State.executing)):
+        record = await pipeline.action_store.get(cid)
+        assert record is not None and record.state is state
+    events = [s for s, _ in await pipeline.action_store.events(executing)]
+    assert events == ["proposed", "confirmed", "executing"]
+    clock.now += timedelta(seconds=0.001)  # now as old as any live worker could hold it
+    assert {r.confirmation_id for r in await liveuser.recover(pipeline)} == {confirmed, executing}
+    assert app.state.applied == []
+
+
+@pytest.mark.parametrize("done", [True, False], ids=["vendor-made-it", "vendor-never-did"])
+async def test_a_stale_record_is_settled_by_reading_back(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette], done: bool
+) -> None:
+    url, app = endpoint
+    pipeline = with_actions(make_pipeline, url)
+    clock = Clock()
+    pipeline.action_store.clock = clock
+    confirmed = await left_in_flight(pipeline, host_conversation(ANN_EMAIL), State.confirmed)
+    executing = await left_in_flight(pipeline, host_conversation(ANN_EMAIL), State.executing)
+    record = await pipeline.action_store.get(executing)
+    assert record is not None
+    if done:  # the vendor made the change; the worker died before writing it down
+        app.state.executions[record.idempotency_key] = {"status": "done", "detail": "paused"}
+    clock.now += timedelta(seconds=liveuser.actions.stale_after(None))
+    results = {r.confirmation_id: r for r in await liveuser.recover(pipeline)}
+    assert results[confirmed].status == "failed"
+    assert results[executing].status == ("executed" if done else "failed")
+    assert set(results) == {confirmed, executing}
+    for cid, state in ((confirmed, State.failed), (executing, results[executing].status)):
+        settled = await pipeline.action_store.get(cid)
+        assert settled is not None and settled.state == state
+    assert await pipeline.action_store.in_flight() == []
+    assert "execute" not in app.state.stages  # read back, never executed
+    assert await liveuser.recover(pipeline, older_than=0) == []  # nothing left to settle
+
+
+async def test_a_record_that_cannot_be_read_back_waits_for_a_later_recovery(
+    make_pipeline: PipelineFactory, endpoint: tuple[str, Starlette]
+) -> None:
+    url, app = endpoint
+    pipeline = with_actions(make_pipeline, url)
+    clock = Clock()
+    pipeline.action_store.clock = clock
+    cid = await left_in_flight(pipeline, host_conversation(ANN_EMAIL), State.executing)
+    record = await pipeline.action_store.get(cid)
+    assert record is not None
+    app.state.executions[record.idempotency_key] = {"status": "pending"}  # not finished yet
+    age = liveuser.actions.stale_after(None)
+    clock.now += timedelta(seconds=age)
+    assert await liveuser.recover(pipeline) == []
+    still = await pipeline.action_store.get(cid)
+    assert still is not None and still.state is State.executing
+    # Claimed by that attempt: it looks fresh to every recovery until it is stale again.
+    app.state.executions[record.idempotency_key] = {"status": "done", "detail": "paused"}
+    assert await liveuser.recover(pipeline) == []
+    clock.now += timedelta(seconds=age)
+    assert [r.status for r in await liveuser.recover(pipeline)] == ["executed"]
+    assert "execute" not in app.state.stages
+
+
+async def test_concurrent_recoveries_of_several_workers_settle_each_record_once(
+    ledger_target: str | Path,
+    ledger_key: bytes,
+    tmp_path: Path,
+    endpoint: tuple[str, Starlette],
+) -> None:
+    url, app = endpoint
+    clock = Clock()
+    ledgers = [Ledger(ledger_target, ledger_key) for _ in range(3)]
+    workers = [
+        Pipeline(
+            Registry(
+                make_settings(
+                    tmp_path, actions={"http": [pause_action_settings(url)], "enabled": [PAUSE]}
+                ),
+                discover=False,
+            ),
+            led,
+        )
+        for led in ledgers
+    ]
+    try:
+        for worker in workers:
+            worker.action_store.clock = clock
+        ids = [
+            await left_in_flight(workers[0], host_conversation(ANN_EMAIL), state)
+            for state in (State.confirmed, State.executing, State.executing, State.confirmed)
+        ]
+        for cid in ids[1:3]:
+            record = await workers[0].action_store.get(cid)
+            assert record is not None
+            app.state.executions[record.idempotency_key] = {"status": "done", "detail": "ok"}
+        clock.now += timedelta(seconds=liveuser.actions.stale_after(None))
+        runs = await asyncio.gather(
+            *(liveuser.recover(w) for w in workers for _ in range(2))  # two tasks per worker
+        )
+        settled = sorted((r.confirmation_id, r.status) for run in runs for r in run)
+        assert settled == sorted(
+            [(ids[0], "failed"), (ids[1], "executed"), (ids[2], "executed"), (ids[3], "failed")]
+        )
+        for cid in ids:
+            events = [s for s, _ in await workers[1].action_store.events(cid)]
+            assert events[-1] in ("executed", "failed") and len(events) == len(set(events))
+    finally:
+        for worker in workers:
+            await worker.registry.aclose()
+            await worker.ledger.aclose()
+
+
+@settings(max_examples=40, deadline=None)
+@given(deadline_ms=st.integers(1, 10_000), offset_ms=st.integers(0, 60_000))
+def test_a_record_is_stale_exactly_after_twice_the_deadline_and_the_margin(
+    deadline_ms: int, offset_ms: int
+) -> None:
+    """Whatever the tenant's deadline, recovery leaves a record alone for 2 x deadline
+    + 30 s after its last write and settles it from then on."""
+
+    async def check() -> bool:
+        tenant = TenantSettings(deadline_seconds=deadline_ms / 1000)
+        registry = Registry(Settings(tenants={"default": tenant}), discover=False)
+        async with Ledger(":memory:", b"k" * 32) as ledger:
+            pipeline = Pipeline(registry, ledger)
+            clock = Clock()
+            pipeline.action_store.clock = clock
+            record = Confirmation(
+                confirmation_id="c-1",
+                tenant="default",
+                channel="host",
+                conversation_id="chat-1",
+                identity_hash="a" * 64,
+                action=PAUSE,
+                arguments=ARGS,
+                target={},
+                summary=SUMMARY,
+                summary_hash="b" * 64,
+                expires_at=clock.now,
+                binding="",
+                idempotency_key="k-1",
+                state=State.proposed,
+            )
+            await pipeline.action_store.propose(record)
+            assert await pipeline.action_store.move("c-1", State.proposed, State.confirmed)
+            clock.now += timedelta(milliseconds=offset_ms)
+            settled = [r.confirmation_id for r in await liveuser.recover(pipeline)]
+            pipeline.action_store.close()
+        await registry.aclose()
+        return settled == ["c-1"]
+
+    stale = offset_ms >= 2 * deadline_ms + 30_000
+    assert asyncio.run(check()) is stale
+    assert liveuser.actions.stale_after(TenantSettings(deadline_seconds=deadline_ms / 1000)) == (
+        2 * deadline_ms / 1000 + 30
+    )

@@ -7,14 +7,24 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
 
-from liveuser.sandbox import SANDBOX_API_KEY
+import liveuser as liveuser_api
+from liveuser import Pipeline, Registry
+from liveuser.actions import State
+from liveuser.actions.example_endpoint import PAUSE, create_action_endpoint, pause_action_settings
+from liveuser.cli import open_ledger
+from liveuser.sandbox import SANDBOX_API_KEY, serve
+from liveuser.settings import load_settings
 
-from .conftest import HOST_SECRET
+from .conftest import HOST_SECRET, host_conversation
+from .test_serve_actions import toml
 
 
 def liveuser(
@@ -237,3 +247,148 @@ def test_demo_walks_through_the_sandbox(tmp_path: Path) -> None:
     ]:
         assert expected in out, expected
     assert "Traceback" not in out + result.stderr
+
+
+# -- actions: the audit and recovery -------------------------------------------------------
+
+CLI_LEDGER_KEY = "cli-test-ledger-key-0123456789abcdefgh"
+
+
+@pytest.fixture(scope="module")
+def action_endpoint() -> Iterator[tuple[str, Starlette]]:
+    app = create_action_endpoint()
+    with serve(app) as url:
+        yield url, app
+
+
+@pytest.fixture
+def with_actions(
+    configured: Path,
+    action_endpoint: tuple[str, Starlette],
+    ledger_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """`configured` with the example's action on, a fixed ledger key and either ledger
+    (for the CLI's processes and for this one's pipeline alike)."""
+    action = pause_action_settings(action_endpoint[0])
+    config = configured / "liveuser.toml"
+    config.write_text(
+        f'ledger_key = "{CLI_LEDGER_KEY}"\n'
+        + config.read_text()
+        + f'[tenants.default.actions]\nenabled = ["{PAUSE}"]\n'
+        + "[[tenants.default.actions.http]]\n"
+        + "".join(f"{k} = {toml(v)}\n" for k, v in action.items())
+    )
+    for name, value in ledger_env.items():
+        monkeypatch.setenv(name, value)
+    fresh = create_action_endpoint().state  # SUB-1 active again, nothing executed
+    for name in ("subscriptions", "executions", "applied", "faults", "stages"):
+        setattr(action_endpoint[1].state, name, getattr(fresh, name))
+    return configured
+
+
+@asynccontextmanager
+async def cli_pipeline() -> AsyncIterator[Pipeline]:
+    """A pipeline over the same settings and ledger the CLI reads."""
+    settings = load_settings()
+    registry, ledger = Registry(settings), open_ledger(settings)
+    try:
+        yield Pipeline(registry, ledger)
+    finally:
+        await registry.aclose()
+        await ledger.aclose()
+
+
+async def pause(pipeline: Pipeline, email: str, conversation: str, subscription: str) -> str:
+    result = await pipeline.call_tool_result(
+        host_conversation(email, conversation),
+        "m1",
+        "call-1",
+        PAUSE,
+        {"subscription": subscription, "weeks": 2},
+    )
+    assert result.pending is not None, result.text
+    return result.pending.confirmation_id
+
+
+async def test_audit_lists_a_persons_actions_until_they_are_forgotten(
+    with_actions: Path, ledger_env: dict[str, str]
+) -> None:
+    async with cli_pipeline() as pipeline:
+        done = await pause(pipeline, "ann@example.com", "chat-paused", "SUB-1")
+        confirmed = await liveuser_api.confirm(
+            host_conversation("ann@example.com", "chat-paused"), done, pipeline=pipeline
+        )
+        assert confirmed.executed
+        await pause(pipeline, "bob@example.com", "chat-bob", "SUB-2")
+
+    def audit(email: str, *flags: str) -> subprocess.CompletedProcess[str]:
+        wide = {**ledger_env, "COLUMNS": "250"}  # the table's cells whole
+        result = run_liveuser("audit", "--identifier", email, *flags, cwd=with_actions, env=wide)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    deliveries = json.loads(audit("ann@example.com", "--json").stdout)
+    assert isinstance(deliveries, list)  # the JSON of before, unchanged
+    assert {d["conversation_id"] for d in deliveries} == {"chat-paused"}
+    both = json.loads(audit("ann@example.com", "--json", "--actions").stdout)
+    assert both["deliveries"] == deliveries
+    [action] = both["actions"]
+    assert (action["conversation_id"], action["action"], action["state"]) == (
+        "chat-paused",
+        PAUSE,
+        "executed",
+    )
+    assert action["tenant"] == "default" and action["created_at"] <= action["updated_at"]
+    assert not {"summary", "arguments", "target", "outcome"} & set(action)
+    table = audit("ann@example.com").stdout
+    assert "chat-paused" in table and "executed" in table and "1 actions" in table
+    assert "SUB-1" not in table and "Coffee" not in table  # never the summary or arguments
+    bobs = json.loads(audit("bob@example.com", "--json", "--actions").stdout)["actions"]
+    assert [(a["conversation_id"], a["state"]) for a in bobs] == [("chat-bob", "proposed")]
+    forgot = run_liveuser(
+        "forget", "--identifier", "ann@example.com", cwd=with_actions, env=ledger_env
+    )
+    assert forgot.returncode == 0, forgot.stderr
+    assert json.loads(audit("ann@example.com", "--json", "--actions").stdout)["actions"] == []
+    assert len(json.loads(audit("bob@example.com", "--json", "--actions").stdout)["actions"]) == 1
+
+
+async def test_actions_recover_settles_stale_records_and_says_what_it_did(
+    with_actions: Path, ledger_env: dict[str, str], action_endpoint: tuple[str, Starlette]
+) -> None:
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    async with cli_pipeline() as pipeline:
+        store = pipeline.action_store
+        ids = {}
+        for name, conversation in (("crashed", "c-1"), ("interrupted", "c-2"), ("live", "c-3")):
+            store.clock = (lambda: long_ago) if name != "live" else (lambda: datetime.now(UTC))
+            cid = await pause(pipeline, "ann@example.com", conversation, "SUB-1")
+            assert await store.move(cid, State.proposed, State.confirmed)
+            if name != "interrupted":
+                assert await store.move(cid, State.confirmed, State.executing)
+            ids[name] = cid
+        crashed = await store.get(ids["crashed"])
+        assert crashed is not None
+        action_endpoint[1].state.executions[crashed.idempotency_key] = {"status": "done"}
+
+    result = run_liveuser("actions", "recover", "--json", cwd=with_actions, env=ledger_env)
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert sorted((r["confirmation_id"], r["state"]) for r in body["settled"]) == sorted(
+        [(ids["crashed"], "executed"), (ids["interrupted"], "failed")]
+    )
+    assert body["in_flight"] == 1  # the live one is left to the worker executing it
+    assert {r["conversation_id"] for r in body["settled"]} == {"c-1", "c-2"}
+    again = run_liveuser(
+        "actions", "recover", cwd=with_actions, env={**ledger_env, "COLUMNS": "250"}
+    )
+    assert again.returncode == 0, again.stderr
+    assert "0 settled; 1 still in flight" in again.stdout
+
+
+def test_actions_recover_with_bad_config_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "liveuser.toml").write_text("[tenants.default]\ndeadline_seconds = -1\n")
+    assert_one_line_error(
+        liveuser("actions", "recover", cwd=tmp_path), "tenants.default.deadline_seconds"
+    )

@@ -26,6 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from .actions.model import Confirmation
 from .errors import ConfigError, LiveuserError
 from .metering import Ledger, load_or_create_key
 from .models import (
@@ -299,16 +300,38 @@ def _jsonable(row: Any) -> dict[str, Any]:
 @app.command()
 @command
 async def audit(
-    identifier: Annotated[str, typer.Option(help="The person's email.")], as_json: JsonOpt = False
+    identifier: Annotated[str, typer.Option(help="The person's email.")],
+    as_json: JsonOpt = False,
+    actions: Annotated[
+        bool,
+        typer.Option(
+            "--actions",
+            help='With --json: print {"deliveries": [...], "actions": [...]} instead of the '
+            "list of deliveries (the table always shows both).",
+        ),
+    ] = False,
 ) -> None:
-    """Every conversation that received this person's data: when, from where, how much."""
+    """Every conversation that received this person's data, and their actions.
+
+    Deliveries: when, from where, how much. Actions: when, where, which, and
+    their state; never their summary, arguments or outcome."""
+    from .actions.store import ActionStore
+
     ledger = open_ledger(load_settings())
+    store = ActionStore.beside(ledger)
     try:
         rows = await ledger.audit(identifier)
+        records = await store.for_identity(ledger.identity_hash(identifier))
     finally:
+        store.close()
         await ledger.aclose()
+    deliveries = [_jsonable(r) for r in rows]
+    if as_json and actions:
+        body: Any = {"deliveries": deliveries, "actions": [_audited(r) for r in records]}
+        out.print_json(json.dumps(body, default=str))
+        return
     if as_json:
-        out.print_json(json.dumps([_jsonable(r) for r in rows], default=str))
+        out.print_json(json.dumps(deliveries, default=str))
         return
     table = Table(
         "when", "tenant", "channel", "conversation", "message", "tool call", "sources", "chars"
@@ -327,6 +350,36 @@ async def audit(
         )
     out.print(table)
     out.print(f"{len(rows)} deliveries")
+    acted = Table("when", "tenant", "channel", "conversation", "action", "state", "last change")
+    for a in records:
+        _add_row(
+            acted,
+            str(a.created_at),
+            a.tenant,
+            a.channel,
+            a.conversation_id,
+            a.action,
+            a.state.value,
+            str(a.updated_at),
+        )
+    out.print(acted)
+    out.print(f"{len(records)} actions")
+
+
+def _audited(record: Confirmation) -> dict[str, Any]:
+    """An action record as the audit shows it: where and what, never its arguments,
+    summary, target or outcome, which may hold more personal data (an address, an
+    order's contents) than the audit of deliveries shows."""
+    return {
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "tenant": record.tenant,
+        "channel": record.channel,
+        "conversation_id": record.conversation_id,
+        "action": record.action,
+        "state": record.state.value,
+        "confirmation_id": record.confirmation_id,
+    }
 
 
 @app.command()
@@ -441,6 +494,58 @@ async def mcp(
         await ledger.aclose()
 
 
+actions_app = typer.Typer(
+    help="Actions the customer confirms: their records in the ledger's database.",
+    no_args_is_help=True,
+)
+app.add_typer(actions_app, name="actions")
+
+
+@actions_app.command("recover")
+@command
+async def actions_recover(as_json: JsonOpt = False) -> None:
+    """Settle the action records a crash left in flight, by reading them back.
+
+    Never executes again. Only records in flight for longer than any live
+    worker holds one are touched, so it is safe while `liveuser serve` runs."""
+    from .actions.protocol import recover
+
+    settings = load_settings()
+    registry, ledger = Registry(settings), open_ledger(settings)
+    pipeline = Pipeline(registry, ledger)
+    try:
+        settled = await recover(pipeline)
+        records = [await pipeline.action_store.get(r.confirmation_id) for r in settled]
+        left = len(await pipeline.action_store.in_flight())
+    finally:
+        pipeline.action_store.close()
+        await registry.aclose()
+        await ledger.aclose()
+    rows = [
+        {
+            **(_audited(record) if record else {}),
+            "confirmation_id": r.confirmation_id,
+            "state": r.status,
+        }
+        for r, record in zip(settled, records, strict=True)
+    ]
+    if as_json:
+        out.print_json(json.dumps({"settled": rows, "in_flight": left}, default=str))
+        return
+    table = Table("confirmation", "tenant", "conversation", "action", "settled as")
+    for row in rows:
+        _add_row(
+            table,
+            row["confirmation_id"],
+            row.get("tenant", ""),
+            row.get("conversation_id", ""),
+            row.get("action", ""),
+            row["state"],
+        )
+    out.print(table)
+    out.print(f"{len(rows)} settled; {left} still in flight (too recent, or not readable now)")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -473,6 +578,8 @@ def serve(
 
     import uvicorn
 
+    # Each worker logs the action records it settles after a crash (liveuser.serve).
+    logging.getLogger("liveuser.recovery").setLevel(logging.WARNING)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # One /metrics across the workers: prometheus_client's multiprocess mode.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="liveuser-metrics-")

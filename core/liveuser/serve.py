@@ -46,10 +46,21 @@ Endpoints
 ``/webhooks/<plugin>/<tenant>/…``
     The routes each installed plugin offers through
     :meth:`~liveuser.plugin.Plugin.webhook_routes`, for each tenant it serves.
+
+Recovery
+--------
+
+Each worker settles the action records a crash left in flight
+(:func:`liveuser.recover`, stale records only, so workers never settle one
+another's) once as it starts, in the background, and then every
+``recovery_interval_seconds`` (60). Each record it settles is logged as a
+warning on the ``liveuser.recovery`` logger; a recovery that fails is logged
+as an error and serving goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -69,9 +80,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from .actions.protocol import confirm
+from .actions.model import Confirmation
+from .actions.protocol import confirm, recover
 from .errors import ConfigError, LedgerError
-from .metering import Ledger
+from .metering import Ledger, one_line
 from .models import Channel, Conversation
 from .pipeline import Pipeline
 from .registry import Registry
@@ -86,6 +98,7 @@ except ImportError:  # pragma: no cover - checked by the CLI before it starts
 __all__ = ["MAX_BODY_BYTES", "app_from_environment", "create_app"]
 
 log = logging.getLogger("liveuser")
+recovery_log = logging.getLogger("liveuser.recovery")
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -208,7 +221,16 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             await led.engine.open()  # a ledger that cannot open stops the worker at once
-            yield
+            recovering = asyncio.create_task(
+                recover_every(pipeline, settings.recovery_interval_seconds),
+                name="liveuser-action-recovery",
+            )
+            try:
+                yield
+            finally:
+                recovering.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await recovering
         finally:
             if ledger is None:
                 await led.aclose()
@@ -358,6 +380,41 @@ def create_app(
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=count)],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
+
+
+def describe(record: Confirmation) -> str:
+    """Where an action record belongs, without its arguments, summary or outcome
+    (which may hold the customer's personal data)."""
+    return (
+        f"{record.action}, tenant {record.tenant}, {record.channel} conversation "
+        f"{record.conversation_id}"
+    )
+
+
+async def recover_once(pipeline: Pipeline) -> int:
+    """Settle the stale action records (:func:`liveuser.recover`), logging each one;
+    how many were settled. A failure is logged, never raised."""
+    try:
+        settled = await recover(pipeline)
+        for result in settled:
+            record = await pipeline.action_store.get(result.confirmation_id)
+            recovery_log.warning(
+                "settled action record %s left in flight by a crash: %s (%s)",
+                result.confirmation_id,
+                result.status,
+                "" if record is None else describe(record),
+            )
+    except Exception as exc:  # never stops serving: the next run tries again
+        recovery_log.error("action recovery failed: %s", one_line(exc))
+        return 0
+    return len(settled)
+
+
+async def recover_every(pipeline: Pipeline, seconds: float) -> None:
+    """:func:`recover_once` now, then every ``seconds``, until cancelled."""
+    while True:
+        await recover_once(pipeline)
+        await asyncio.sleep(seconds)
 
 
 def app_from_environment() -> Starlette:

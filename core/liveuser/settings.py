@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         description="Request budget per vendor API host, e.g. "
         '{"acme.zendesk.com" = "700/minute"}, shared by every worker on one Redis.',
     )
+    recovery_interval_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="How often each `liveuser serve` worker settles the action records a "
+        "crash left in flight (it also does at start-up).",
+    )
     tenants: dict[str, TenantSettings] = Field(
         default_factory=lambda: {DEFAULT_TENANT: TenantSettings()},
         description="Tenants by name.",

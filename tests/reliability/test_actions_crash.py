@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from starlette.applications import Starlette
 
 import liveuser
 from liveuser import Ledger, Pipeline, Registry, Settings, TenantSettings
+from liveuser.actions import stale_after
 from liveuser.actions.example_endpoint import PAUSE, create_action_endpoint, pause_action_settings
 from liveuser.sandbox import ANN_EMAIL, serve
 
@@ -129,9 +131,13 @@ async def test_sigkill_after_the_vendor_call_is_recovered_by_reading_back(
             host_conversation(ANN_EMAIL, "chat-crash"), cid, pipeline=pipeline
         )
         assert again.status == "refused"
+        # Just killed: as far as this process can tell, a live worker may still hold it.
+        assert await liveuser.recover(pipeline) == []
+        stale = datetime.now(UTC) + timedelta(seconds=stale_after(registry.tenant().settings))
+        pipeline.action_store.clock = lambda: stale
         results = await liveuser.recover(pipeline)
         assert [(r.status, r.confirmation_id) for r in results] == [("executed", cid)]
-        assert await liveuser.recover(pipeline) == []
+        assert await liveuser.recover(pipeline, older_than=0) == []
     await registry.aclose()
     assert app.state.applied == [("SUB-1", 2)]
     assert app.state.stages.count("execute") == 1  # recovery read back, never sent it again

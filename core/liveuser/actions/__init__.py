@@ -25,7 +25,7 @@ from .policy import ActionPolicy, HttpActionSettings
 from .store import ActionStore
 
 if TYPE_CHECKING:
-    from .protocol import confirm, pending_confirmations, propose, recover
+    from .protocol import confirm, pending_confirmations, propose, recover, stale_after
 
 __all__ = [
     "AWAITING",
@@ -46,11 +46,12 @@ __all__ = [
     "pending_confirmations",
     "propose",
     "recover",
+    "stale_after",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("confirm", "pending_confirmations", "propose", "recover"):
+    if name in ("confirm", "pending_confirmations", "propose", "recover", "stale_after"):
         from . import protocol
 
         return getattr(protocol, name)

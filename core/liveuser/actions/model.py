@@ -21,7 +21,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -147,7 +147,11 @@ class State(StrEnum):
 
 @dataclass(frozen=True)
 class Confirmation:
-    """One proposal as stored, with everything its binding covers."""
+    """One proposal as stored, with everything its binding covers.
+
+    ``created_at`` and ``updated_at`` (the last transition) are set by the
+    store when it reads a record back; they are not bound and not compared.
+    """
 
     confirmation_id: str
     tenant: str
@@ -164,6 +168,8 @@ class Confirmation:
     idempotency_key: str
     state: State
     outcome: str | None = None
+    created_at: datetime | None = field(default=None, compare=False)
+    updated_at: datetime | None = field(default=None, compare=False)
 
     def expected_binding(self) -> str:
         return binding_hash(

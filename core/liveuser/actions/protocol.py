@@ -12,7 +12,8 @@
   saw. Then it executes once (``executing`` and the idempotency key are
   written first), reads the record back and records the outcome.
 * :func:`recover` settles records a crash left in flight by reading back,
-  never by executing again.
+  never by executing again; only *stale* ones (:func:`stale_after`), so it is
+  safe while other workers execute actions on the same database.
 
 Nothing here raises for what a conversation, a model or a vendor gets wrong:
 every such case is a sentence.
@@ -54,6 +55,7 @@ from .model import (
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
     from ..registry import Tenant
+    from ..settings import TenantSettings
 
 log = logging.getLogger("liveuser")
 
@@ -270,33 +272,51 @@ async def _execute(
     return await _settle(pipeline, tenant, action, record, executed=written is not None)
 
 
-async def _settle(
-    pipeline: Pipeline, tenant: Tenant, action: Action, record: Confirmation, *, executed: bool
-) -> ConfirmResult:
-    """Read the record back and write the outcome: the only way ``executing`` ends."""
-    store = pipeline.action_store
-    cid = record.confirmation_id
+async def _read_back(tenant: Tenant, action: Action, record: Confirmation) -> Outcome | None:
+    """The vendor's record as read back under the tenant's deadline, or None when it
+    could not be read."""
     run = ActionRun(tenant=tenant, target=record.target, idempotency_key=record.idempotency_key)
     try:
         with deadline(tenant.settings.deadline_seconds):
             async with asyncio.timeout(max(remaining(), 0)):
-                seen = await action.read_back(run)
+                return await action.read_back(run)
     except Exception as exc:
         reason = exc.reason if isinstance(exc, BackendError) else type(exc).__name__
-        log.warning("action %s (%s) could not be read back: %s", action.name, cid, reason)
+        log.warning(
+            "action %s (%s) could not be read back: %s", action.name, record.confirmation_id, reason
+        )
+        return None
+
+
+async def _record_outcome(
+    pipeline: Pipeline, cid: str, seen: Outcome, *, executed: bool
+) -> tuple[ConfirmResult, bool]:
+    """Write what was read back (``executing`` → ``executed`` | ``failed``): the result,
+    and whether this call moved the record (a concurrent one may have)."""
+    store = pipeline.action_store
+    if seen.done:
+        moved = await store.move(cid, State.executing, State.executed, seen.detail)
+        return ConfirmResult("executed", seen.detail, cid), moved
+    detail = seen.detail if executed else f"Nothing was changed ({seen.detail})."
+    moved = await store.move(cid, State.executing, State.failed, detail)
+    return ConfirmResult("failed", detail, cid), moved
+
+
+async def _settle(
+    pipeline: Pipeline, tenant: Tenant, action: Action, record: Confirmation, *, executed: bool
+) -> ConfirmResult:
+    """Read the record back and write the outcome: the only way ``executing`` ends."""
+    seen = await _read_back(tenant, action, record)
+    if seen is None:
         # Unknown: stays `executing`, settled later by recover() (never executed again).
         return ConfirmResult(
             "failed",
             "The change was sent but could not be checked yet; it will not be sent again. "
             "A member of staff will check it.",
-            cid,
+            record.confirmation_id,
         )
-    if seen.done:
-        await store.move(cid, State.executing, State.executed, seen.detail)
-        return ConfirmResult("executed", seen.detail, cid)
-    detail = seen.detail if executed else f"Nothing was changed ({seen.detail})."
-    await store.move(cid, State.executing, State.failed, detail)
-    return ConfirmResult("failed", detail, cid)
+    result, _ = await _record_outcome(pipeline, record.confirmation_id, seen, executed=executed)
+    return result
 
 
 async def pending_confirmations(
@@ -312,28 +332,88 @@ async def pending_confirmations(
     ]
 
 
-async def recover(pipeline: Pipeline) -> list[ConfirmResult]:
-    """Settle every record a crash left in flight; run it when a process starts.
+_LONGEST_DEADLINE = 10.0  # the most TenantSettings.deadline_seconds allows
 
-    ``confirmed`` (the vendor was never called) becomes ``failed``;
-    ``executing`` is read back: ``executed`` if the change is there, else
-    ``failed``. Nothing is executed again.
+RECOVERY_MARGIN_SECONDS = 30.0
+"""Added to twice a tenant's deadline to make a record stale: the database writes
+around the vendor calls, and clock skew between hosts sharing a database."""
+
+
+def stale_after(settings: TenantSettings | None = None) -> float:
+    """Seconds after its last write past which no live process still holds an
+    in-flight record of a tenant with ``settings`` (None: the longest deadline
+    allowed, for a tenant no longer configured).
+
+    A confirmation moves to ``executing`` just before the vendor is called under
+    the tenant's ``deadline_seconds``; the read back that settles it has as long
+    again. So a live process settles its record within twice the deadline of
+    the last write, and :data:`RECOVERY_MARGIN_SECONDS` covers the rest
+    (``deadline_seconds = 10``: 50 seconds)."""
+    seconds = _LONGEST_DEADLINE if settings is None else settings.deadline_seconds
+    return 2 * seconds + RECOVERY_MARGIN_SECONDS
+
+
+async def recover(pipeline: Pipeline, *, older_than: float | None = None) -> list[ConfirmResult]:
+    """Settle the action records a crash left in flight, by reading back, never by
+    executing again. Safe to run at any time and from any number of processes
+    sharing the database at once; ``liveuser serve`` runs it in every worker at
+    start-up and every minute, ``liveuser actions recover`` on demand.
+
+    Only *stale* records are touched: ``confirmed`` or ``executing`` and last
+    written more than ``older_than`` seconds ago, by default their tenant's
+    :func:`stale_after` (twice its deadline plus
+    :data:`RECOVERY_MARGIN_SECONDS`), longer than any live process holds one:
+    a record another worker is executing right now is left to it. Pass a
+    smaller age (tests pass 0) only when no process that could be executing
+    actions on this database is running.
+
+    ``confirmed`` (the vendor was never called) becomes ``failed``.
+    ``executing`` is first claimed (:meth:`~.store.ActionStore.take_over`: of
+    concurrent recoveries one takes it), then read back: ``executed`` if the
+    change is there, else ``failed``. A record whose tenant or action is no
+    longer configured, or that cannot be read back now, stays in flight (and
+    is logged) for a later run.
+
+    Returns one result per record *this call* settled; a record settled by a
+    concurrent call is in that call's results only.
     """
-    results: list[ConfirmResult] = []
     store = pipeline.action_store
+    now = store.clock()
+    results: list[ConfirmResult] = []
     for record in await store.in_flight():
         cid = record.confirmation_id
+        try:
+            tenant: Tenant | None = pipeline.registry.tenant(record.tenant)
+        except LiveuserError:
+            tenant = None
+        if older_than is not None:
+            age = older_than
+        else:
+            age = stale_after(None if tenant is None else tenant.settings)
+        seen_at = record.updated_at
+        if seen_at is None or seen_at > now - timedelta(seconds=max(age, 0.0)):
+            continue  # fresh: a live process may hold it
         if record.state is State.confirmed:
             detail = "Interrupted before it was sent; nothing was changed."
             if await store.move(cid, State.confirmed, State.failed, detail):
                 results.append(ConfirmResult("failed", detail, cid))
             continue
-        try:
-            tenant = pipeline.registry.tenant(record.tenant)
-        except LiveuserError:
+        action = None if tenant is None else await _action(tenant, record.action)
+        if tenant is None or action is None:
+            log.warning(
+                "action record %s (%s of tenant %s) stays executing: the action is not "
+                "configured here",
+                cid,
+                record.action,
+                record.tenant,
+            )
             continue
-        action = await _action(tenant, record.action)
-        if action is None:
-            continue
-        results.append(await _settle(pipeline, tenant, action, record, executed=True))
+        if not await store.take_over(cid, State.executing, seen_at):
+            continue  # another recovery took it
+        seen = await _read_back(tenant, action, record)
+        if seen is None:
+            continue  # stays executing, claimed: tried again once it is stale again
+        result, moved = await _record_outcome(pipeline, cid, seen, executed=True)
+        if moved:
+            results.append(result)
     return results

@@ -24,7 +24,9 @@ takes it)::
 
 ``executing`` is written, with the idempotency key, *before* the vendor is
 called; a record found in ``executing`` after a crash is settled by reading
-the vendor's record back, never by executing again (:func:`~liveuser.actions.recover`).
+the vendor's record back, never by executing again (:func:`~liveuser.actions.recover`,
+which first claims it with :meth:`ActionStore.take_over`, so that of several
+recovering workers one reads it back).
 Each record carries (tenant, conversation, identity hash) like the metering
 ledger's rows, so the audit of a person links to their actions; only the
 keyed hash of the email is stored (the ledger's own
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -92,6 +94,8 @@ COLUMNS = (
     "confirmation_id, tenant, channel, conversation_id, identity_hash, action, arguments, "
     "target, summary, summary_hash, expires_at, binding, idempotency_key, state, outcome"
 )
+READ = f"{COLUMNS}, created_at, updated_at"
+"""What every query reads: the stored columns and the two timestamps."""
 
 
 class ActionTx(Protocol):
@@ -149,6 +153,8 @@ def _record(row: tuple[Any, ...]) -> Confirmation:
         idempotency_key=row[12],
         state=State(row[13]),
         outcome=row[14],
+        created_at=datetime.fromisoformat(row[15]),
+        updated_at=datetime.fromisoformat(row[16]),
     )
 
 
@@ -251,7 +257,7 @@ class ActionStore:
     async def get(self, confirmation_id: str) -> Confirmation | None:
         async def work(tx: ActionTx) -> Confirmation | None:
             rows = await tx.fetchall(
-                f"SELECT {COLUMNS} FROM action_confirmations WHERE confirmation_id = ?",
+                f"SELECT {READ} FROM action_confirmations WHERE confirmation_id = ?",
                 (confirmation_id,),
             )
             return _record(rows[0]) if rows else None
@@ -280,13 +286,35 @@ class ActionStore:
 
         return await self._engine.run(work)
 
+    async def take_over(self, confirmation_id: str, state: State, seen_at: datetime) -> bool:
+        """Claim a record still in ``state`` and last written at ``seen_at`` (as the
+        caller read it); whether this call claimed it.
+
+        The claim moves ``updated_at`` forward (to now, or just past ``seen_at``)
+        and leaves the state as it is, so the record looks freshly written to
+        every other caller. One conditional UPDATE on the exact stamp read: of
+        concurrent callers, on any engine and from any process, exactly one
+        claims it (a second PostgreSQL update waits on the row lock, re-reads
+        the row and finds another stamp; SQLite runs one writer at a time)."""
+        stamp = max(self.clock(), seen_at + timedelta(microseconds=1))
+
+        async def work(tx: ActionTx) -> bool:
+            changed = await tx.execute(
+                "UPDATE action_confirmations SET updated_at = ?"
+                " WHERE confirmation_id = ? AND state = ? AND updated_at = ?",
+                (_stamp(stamp), confirmation_id, state.value, _stamp(seen_at)),
+            )
+            return changed == 1
+
+        return await self._engine.run(work)
+
     async def pending(self, tenant: str, channel: str, conversation_id: str) -> list[Confirmation]:
         """The conversation's proposals still waiting for the customer, oldest first."""
         now = _stamp(self.clock())
 
         async def work(tx: ActionTx) -> list[Confirmation]:
             rows = await tx.fetchall(
-                f"SELECT {COLUMNS} FROM action_confirmations WHERE tenant = ? AND channel = ?"
+                f"SELECT {READ} FROM action_confirmations WHERE tenant = ? AND channel = ?"
                 " AND conversation_id = ? AND state = 'proposed' AND expires_at > ?"
                 " ORDER BY created_at",
                 (tenant, channel, conversation_id, now),
@@ -296,11 +324,12 @@ class ActionStore:
         return await self._engine.run(work)
 
     async def in_flight(self) -> list[Confirmation]:
-        """Records a crash may have left ``confirmed`` or ``executing``."""
+        """Records ``confirmed`` or ``executing``: in flight now, or left so by a crash
+        (:func:`~liveuser.actions.recover` tells them apart by ``updated_at``)."""
 
         async def work(tx: ActionTx) -> list[Confirmation]:
             rows = await tx.fetchall(
-                f"SELECT {COLUMNS} FROM action_confirmations"
+                f"SELECT {READ} FROM action_confirmations"
                 " WHERE state IN ('confirmed', 'executing') ORDER BY created_at"
             )
             return [_record(r) for r in rows]
@@ -324,7 +353,7 @@ class ActionStore:
 
         async def work(tx: ActionTx) -> list[Confirmation]:
             rows = await tx.fetchall(
-                f"SELECT {COLUMNS} FROM action_confirmations WHERE identity_hash = ?"
+                f"SELECT {READ} FROM action_confirmations WHERE identity_hash = ?"
                 " ORDER BY created_at",
                 (identity_hash,),
             )
