@@ -483,23 +483,21 @@ async def test_a_crash_after_the_vendor_call_is_settled_by_reading_back(
     assert "execute" not in app.state.stages  # read back, never executed again
 
 
+def pause_workers(ledgers: list[Ledger], tmp_path: Path, url: str) -> list[Pipeline]:
+    """One pipeline per ledger, as separate workers would be, each offering the pause action."""
+    settings = {"http": [pause_action_settings(url)], "enabled": [PAUSE]}
+    return [
+        Pipeline(Registry(make_settings(tmp_path, actions=settings), discover=False), led)
+        for led in ledgers
+    ]
+
+
 async def test_two_workers_on_one_postgres_database_execute_a_confirmation_once(
     postgres_schema: str, ledger_key: bytes, tmp_path: Path, endpoint: tuple[str, Starlette]
 ) -> None:
     url, app = endpoint
     ledgers = [Ledger(postgres_schema, ledger_key, pool_size=2) for _ in range(2)]
-    workers = [
-        Pipeline(
-            Registry(
-                make_settings(
-                    tmp_path, actions={"http": [pause_action_settings(url)], "enabled": [PAUSE]}
-                ),
-                discover=False,
-            ),
-            led,
-        )
-        for led in ledgers
-    ]
+    workers = pause_workers(ledgers, tmp_path, url)
     try:
         ann = host_conversation(ANN_EMAIL)
         _, pending = await propose(workers[0], ann, **ARGS)
@@ -653,18 +651,7 @@ async def test_concurrent_recoveries_of_several_workers_settle_each_record_once(
     url, app = endpoint
     clock = Clock()
     ledgers = [Ledger(ledger_target, ledger_key) for _ in range(3)]
-    workers = [
-        Pipeline(
-            Registry(
-                make_settings(
-                    tmp_path, actions={"http": [pause_action_settings(url)], "enabled": [PAUSE]}
-                ),
-                discover=False,
-            ),
-            led,
-        )
-        for led in ledgers
-    ]
+    workers = pause_workers(ledgers, tmp_path, url)
     try:
         for worker in workers:
             worker.action_store.clock = clock
