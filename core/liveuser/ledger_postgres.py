@@ -24,7 +24,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from .errors import LedgerError
-from .metering import SCHEMA_VERSION, RecordWork, one_line
+from .metering import SCHEMA_VERSION, RecordWork, deliveries_schema, one_line
 from .redact import redact_url
 
 try:
@@ -37,29 +37,7 @@ __all__ = ["PostgresEngine", "pg_sql"]
 
 _MIGRATION_LOCK = 0x6C69_7665_7573_6572  # "liveuser": one migration at a time
 
-SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    id              BIGSERIAL PRIMARY KEY,
-    tenant          TEXT    NOT NULL,
-    conversation_id TEXT    NOT NULL,
-    message_id      TEXT    NOT NULL,
-    tool_call_id    TEXT    NOT NULL DEFAULT '',
-    channel         TEXT    NOT NULL,
-    chars           INTEGER NOT NULL CHECK (chars >= 0),
-    charged         INTEGER NOT NULL CHECK (charged IN (0, 1)),
-    amount          TEXT    NOT NULL,
-    sources         TEXT    NOT NULL DEFAULT '[]',
-    identity_hash   TEXT,
-    recorded_at     TEXT    NOT NULL,
-    UNIQUE (tenant, conversation_id, message_id, tool_call_id)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS deliveries_one_charge_per_message
-    ON deliveries (tenant, conversation_id, message_id) WHERE charged = 1;
-CREATE INDEX IF NOT EXISTS deliveries_by_identity
-    ON deliveries (identity_hash) WHERE identity_hash IS NOT NULL;
-CREATE INDEX IF NOT EXISTS deliveries_by_tenant_time
-    ON deliveries (tenant, recorded_at)
-"""
+SCHEMA_V1 = deliveries_schema("BIGSERIAL PRIMARY KEY")
 
 
 @functools.lru_cache(maxsize=64)

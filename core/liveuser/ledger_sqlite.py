@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from .errors import LedgerError
-from .metering import SCHEMA_VERSION, RecordWork, one_line, run_sync
+from .metering import SCHEMA_VERSION, RecordWork, deliveries_schema, one_line, run_sync
 
 __all__ = ["SqliteEngine"]
 
@@ -31,30 +31,7 @@ CREATE TABLE meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
-
-CREATE TABLE deliveries (
-    id              INTEGER PRIMARY KEY,
-    tenant          TEXT    NOT NULL,
-    conversation_id TEXT    NOT NULL,
-    message_id      TEXT    NOT NULL,
-    tool_call_id    TEXT    NOT NULL DEFAULT '',
-    channel         TEXT    NOT NULL,
-    chars           INTEGER NOT NULL CHECK (chars >= 0),
-    charged         INTEGER NOT NULL CHECK (charged IN (0, 1)),
-    amount          TEXT    NOT NULL,
-    sources         TEXT    NOT NULL DEFAULT '[]',
-    identity_hash   TEXT,
-    recorded_at     TEXT    NOT NULL,
-    UNIQUE (tenant, conversation_id, message_id, tool_call_id)
-);
-
-CREATE UNIQUE INDEX deliveries_one_charge_per_message
-    ON deliveries (tenant, conversation_id, message_id) WHERE charged = 1;
-CREATE INDEX deliveries_by_identity
-    ON deliveries (identity_hash) WHERE identity_hash IS NOT NULL;
-CREATE INDEX deliveries_by_tenant_time
-    ON deliveries (tenant, recorded_at);
-"""
+""" + deliveries_schema("INTEGER PRIMARY KEY")
 
 _Pending = tuple[RecordWork, "asyncio.Future[tuple[Any, ...]]"]
 

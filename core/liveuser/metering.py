@@ -94,6 +94,33 @@ _COLUMNS = (
 )
 
 
+def deliveries_schema(id_column: str) -> str:
+    """The ledger's table and indexes; ``id_column`` is the engine's auto-increment key."""
+    return f"""
+CREATE TABLE IF NOT EXISTS deliveries (
+    id              {id_column},
+    tenant          TEXT    NOT NULL,
+    conversation_id TEXT    NOT NULL,
+    message_id      TEXT    NOT NULL,
+    tool_call_id    TEXT    NOT NULL DEFAULT '',
+    channel         TEXT    NOT NULL,
+    chars           INTEGER NOT NULL CHECK (chars >= 0),
+    charged         INTEGER NOT NULL CHECK (charged IN (0, 1)),
+    amount          TEXT    NOT NULL,
+    sources         TEXT    NOT NULL DEFAULT '[]',
+    identity_hash   TEXT,
+    recorded_at     TEXT    NOT NULL,
+    UNIQUE (tenant, conversation_id, message_id, tool_call_id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS deliveries_one_charge_per_message
+    ON deliveries (tenant, conversation_id, message_id) WHERE charged = 1;
+CREATE INDEX IF NOT EXISTS deliveries_by_identity
+    ON deliveries (identity_hash) WHERE identity_hash IS NOT NULL;
+CREATE INDEX IF NOT EXISTS deliveries_by_tenant_time
+    ON deliveries (tenant, recorded_at)
+"""
+
+
 def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
