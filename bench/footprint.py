@@ -4,7 +4,11 @@
   and ``import liveuser`` plus building the default tenant (which discovers,
   imports and builds every installed plugin through its entry point), each
   minus a bare interpreter's start, median of ``--runs`` alternating runs.
-  Target: <= 300 ms.
+  Target: <= 300 ms. Beside them, the floor of the chosen dependencies: one
+  pydantic-settings class read from the environment, pluggy and the entry-point
+  scan, nothing of liveuser's. Each case runs once untimed first with bytecode
+  writing on, so the timed runs load compiled modules as an installed package
+  does (``PYTHONDONTWRITEBYTECODE`` would otherwise recompile every edited file).
 * **Memory**: ``--conversations`` distinct host-channel conversations, each
   with its own verified user, get a context through one pipeline with the
   cache on (so each stays live: its verification and its data are held in
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import resource
 import secrets
 import subprocess
@@ -41,8 +46,16 @@ TARGET_STARTUP_MS = 300
 TARGET_MB_PER_1000 = 50
 KEYS = KeyRing({HOST_KEY: HOST_SECRET})
 
+BARE = "bare interpreter"
+FLOOR = "floor: the dependencies alone (pydantic-settings, pluggy, entry points)"
 STARTUP = {
-    "bare interpreter": "pass",
+    BARE: "pass",
+    FLOOR: (
+        "import importlib.metadata, pluggy, pydantic_settings\n"
+        "class S(pydantic_settings.BaseSettings):\n"
+        "    x: int = 1\n"
+        "S(); importlib.metadata.entry_points(group='liveuser')"
+    ),
     "import liveuser": "import liveuser",
     "import liveuser + load every plugin": (
         "import liveuser; r = liveuser.Registry(liveuser.Settings()); r.tenant()"
@@ -51,11 +64,14 @@ STARTUP = {
 
 
 def startup(runs: int, cwd: Path) -> dict[str, list[float]]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for code in STARTUP.values():  # untimed: leaves every module's bytecode current
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=cwd, env=env)
     times: dict[str, list[float]] = {name: [] for name in STARTUP}
     for _ in range(runs):
         for name, code in STARTUP.items():
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True, cwd=cwd)
+            subprocess.run([sys.executable, "-c", code], check=True, cwd=cwd, env=env)
             times[name].append(time.perf_counter() - started)
     return times
 
@@ -110,20 +126,26 @@ def main() -> int:
     print()
     print(f"machine: {machine()}")
     print()
-    bare = times["bare interpreter"]
+    bare = times[BARE]
     print(f"| start-up ({args.runs} runs) | median ms | [min-max] | minus bare interpreter, ms |")
     print("|---|---:|---|---:|")
-    worst = 0.0
+    extra: dict[str, float] = {}
     for name, values in times.items():
-        extra = [v - b for v, b in zip(values, bare, strict=True)]
-        if name != "bare interpreter":
-            worst = max(worst, median(extra) * 1e3)
+        extra[name] = median([v - b for v, b in zip(values, bare, strict=True)]) * 1e3
         print(
             f"| {name} | {median(values) * 1e3:.0f} | {spread(values, '{:.3f}')} s "
-            f"| {'-' if name == 'bare interpreter' else f'{median(extra) * 1e3:.0f}'} |"
+            f"| {'-' if name == BARE else f'{extra[name]:.0f}'} |"
         )
     print()
-    print(f"start-up <= {TARGET_STARTUP_MS} ms: {worst:.0f} ms -> {verdict(worst <= 300)}")
+    worst = max(v for k, v in extra.items() if k not in (BARE, FLOOR))
+    print(
+        f"start-up <= {TARGET_STARTUP_MS} ms: {worst:.0f} ms -> "
+        f"{verdict(worst <= TARGET_STARTUP_MS)}"
+    )
+    print(
+        f"of which the dependencies' floor: {extra[FLOOR]:.0f} ms; liveuser and its plugins "
+        f"above it: {worst - extra[FLOOR]:.0f} ms"
+    )
     print()
     per = 1000 / args.conversations / 2**20
     print(f"| {args.conversations} live conversations, per 1,000 | MB |")

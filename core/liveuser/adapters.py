@@ -34,15 +34,13 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from .actions.model import Action, PendingConfirmation
 from .errors import ConfigError, LiveuserError
-from .hookspecs import hookimpl
 from .models import Context, Conversation
-from .plugin import NoSettings, Plugin
 from .render import CLOSE, Budget, note
 from .tools import Tool, ToolCall
 
@@ -103,21 +101,14 @@ class ToolDefinition:
         return {"name": self.name, "description": self.description, "input_schema": self.parameters}
 
 
-class BuiltinTools(Plugin[NoSettings]):
-    """Offers ``get_user_data``; every tenant registers it when it is built."""
-
-    name: ClassVar[str] = "liveuser"
-
-    @hookimpl
-    def register_tools(self) -> list[Tool]:
-        return [
-            Tool(
-                name=GET_USER_DATA,
-                description=_GET_USER_DATA_DESCRIPTION,
-                parameters=UserDataArgs,
-                run=_get_user_data,
-            )
-        ]
+def user_data_tool() -> Tool:
+    """``get_user_data``: the silo's data, rendered, narrowed to the sources asked for."""
+    return Tool(
+        name=GET_USER_DATA,
+        description=_GET_USER_DATA_DESCRIPTION,
+        parameters=UserDataArgs,
+        run=_get_user_data,
+    )
 
 
 async def _get_user_data(call: ToolCall) -> str:

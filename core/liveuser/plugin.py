@@ -56,7 +56,9 @@ class PluginRuntime:
     """What the core gives a plugin instance of one tenant."""
 
     tenant: str
-    http: HttpClient
+    http: HttpClient | Callable[[], HttpClient]
+    """The process's shared client, or a function that makes it on first use
+    (building a tenant imports no HTTP library)."""
     host_keys: KeyRing | None
     max_response_bytes: int
     forget_verification: Callable[[ConversationKey], None]
@@ -102,7 +104,9 @@ class Plugin(Generic[S]):
 
     @property
     def http(self) -> HttpClient:
-        return self.runtime.http
+        """The process's shared HTTP client (made by the first plugin that asks)."""
+        http = self.runtime.http
+        return http() if callable(http) else http
 
     def webhook_routes(self) -> Sequence[BaseRoute]:
         """Starlette routes for this tenant's vendor webhooks (none by default).

@@ -20,18 +20,15 @@ import logging
 import types
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 from pydantic import ValidationError
 
 from . import hookspecs
-from .budgets import RequestBudget
 from .caches import Caches, InProcessCaches, RedisCaches, TTLCache
 from .errors import ConfigError, PluginError, UnknownTenantError
-from .http import HttpClient
 from .identity import normalize_email
-from .metering import Pricing
 from .models import Channel, Conversation, ConversationKey, Refusal, VerifiedUser
 from .plugin import Plugin, PluginRuntime, PluginSettings
 from .settings import (
@@ -43,6 +40,10 @@ from .settings import (
 )
 from .tokens import KeyRing
 from .tools import Tool
+
+if TYPE_CHECKING:
+    from .http import HttpClient
+    from .metering import Pricing
 
 log = logging.getLogger("liveuser")
 
@@ -90,10 +91,12 @@ def _verification_key(conversation: Conversation) -> tuple[ConversationKey, str]
 class Tenant:
     """One business: its settings, keys, caches and plugin instances."""
 
-    def __init__(self, name: str, settings: TenantSettings, http: HttpClient) -> None:
+    def __init__(
+        self, name: str, settings: TenantSettings, http: HttpClient | Callable[[], HttpClient]
+    ) -> None:
         self.name = name
         self.settings = settings
-        self.http = http
+        self._http = http
         self.host_keys = KeyRing(settings.host_keys) if settings.host_keys else None
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
@@ -109,6 +112,12 @@ class Tenant:
 
     def __repr__(self) -> str:
         return f"<Tenant {self.name!r} plugins={sorted(self.plugins)}>"
+
+    @property
+    def http(self) -> HttpClient:
+        """The HTTP client this tenant's plugins share (made on first use)."""
+        http = self._http
+        return http() if callable(http) else http
 
     # -- plugins ---------------------------------------------------------
 
@@ -151,7 +160,7 @@ class Tenant:
         plugin.bind(
             PluginRuntime(
                 tenant=self.name,
-                http=self.http,
+                http=self._http,
                 host_keys=self.host_keys,
                 max_response_bytes=self.settings.max_response_bytes,
                 forget_verification=self.forget_verification,
@@ -213,6 +222,8 @@ class Tenant:
             or pricing.threshold != settings.charge_threshold_chars
             or pricing.price != settings.price_per_message
         ):
+            from .metering import Pricing
+
             pricing = self._pricing = Pricing(
                 threshold=settings.charge_threshold_chars, price=settings.price_per_message
             )
@@ -312,6 +323,9 @@ class Registry:
         """The process's HTTP client, with the settings' vendor request budgets."""
         if self._http is None:
             url = self.settings.redis_url
+            from .budgets import RequestBudget
+            from .http import HttpClient
+
             budget = RequestBudget(
                 self.settings.rate_limits, None if url is None else url.get_secret_value()
             )
@@ -360,10 +374,11 @@ class Registry:
         settings = self.settings.tenants.get(name)
         if settings is None:
             raise UnknownTenantError(f"unknown tenant {name!r}")
-        tenant = Tenant(name, settings, self.http)
+        # The client is made when a plugin first asks: building a tenant imports no HTTP library.
+        tenant = Tenant(name, settings, lambda: self.http)
         if self.redis is not None:
             tenant.caches = RedisCaches(self.redis, name)
-        from .adapters import BuiltinTools
+        from .builtin_tools import BuiltinTools
         from .render import DefaultRenderer
 
         tenant.register(DefaultRenderer())

@@ -2,30 +2,55 @@
 
 See :mod:`.model` for the protocol's types, :mod:`.protocol` for the two
 steps, :mod:`.store` for the records and :mod:`.policy` for the settings.
-The protocol's functions are imported on first use: the settings import the
-policy from here, before the pipeline they need exists.
+Every name is imported on first use: the settings need only the policy, and
+the protocol needs the pipeline, which needs the settings.
 """
 
-from typing import TYPE_CHECKING, Any
-
-from .model import (
-    AWAITING,
-    Action,
-    ActionRun,
-    Confirmation,
-    ConfirmResult,
-    Outcome,
-    PendingConfirmation,
-    Plan,
-    State,
-    ToolResult,
-    binding_hash,
-)
-from .policy import ActionPolicy, HttpActionSettings
-from .store import ActionStore
+import importlib as _importlib
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .model import (
+        AWAITING,
+        Action,
+        ActionRun,
+        Confirmation,
+        ConfirmResult,
+        Outcome,
+        PendingConfirmation,
+        Plan,
+        State,
+        ToolResult,
+        binding_hash,
+    )
+    from .policy import ActionPolicy, HttpActionSettings
     from .protocol import confirm, pending_confirmations, propose, recover, stale_after
+    from .store import ActionStore
+
+_EXPORTS = {
+    **dict.fromkeys(
+        (
+            "AWAITING",
+            "Action",
+            "ActionRun",
+            "Confirmation",
+            "ConfirmResult",
+            "Outcome",
+            "PendingConfirmation",
+            "Plan",
+            "State",
+            "ToolResult",
+            "binding_hash",
+        ),
+        "model",
+    ),
+    "ActionPolicy": "policy",
+    "HttpActionSettings": "policy",
+    "ActionStore": "store",
+    **dict.fromkeys(
+        ("confirm", "pending_confirmations", "propose", "recover", "stale_after"), "protocol"
+    ),
+}
 
 __all__ = [
     "AWAITING",
@@ -49,10 +74,17 @@ __all__ = [
     "stale_after",
 ]
 
+if not TYPE_CHECKING:
 
-def __getattr__(name: str) -> Any:
-    if name in ("confirm", "pending_confirmations", "propose", "recover", "stale_after"):
-        from . import protocol
+    def __getattr__(name: str) -> object:
+        """Import a public name on first use (PEP 562), as the package root does."""
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value: object = getattr(_importlib.import_module(f".{module}", __name__), name)
+        globals()[name] = value
+        return value
 
-        return getattr(protocol, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

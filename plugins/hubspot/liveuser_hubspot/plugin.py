@@ -18,7 +18,7 @@ none. The rules are in :mod:`liveuser_hubspot.rules`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from liveuser import (
     Channel,
@@ -37,10 +37,14 @@ from liveuser.tokens import verify_attestation
 from liveuser.webhook_routes import webhook_route
 from liveuser.webhooks import SeenDeliveries
 
-from . import rules
-from .client import HubSpotClient, HubSpotFailure, check_id, check_message_id
 from .settings import HubSpotSettings
 from .webhooks import FORGET_TYPES, HubSpotEvent, verify_delivery
+
+if TYPE_CHECKING:
+    from .client import HubSpotClient
+
+# The API client with its answer models and the rules are imported by the first
+# verification: loading and building the plugin does not pay for them.
 
 MESSAGE_ID_KEY = "message_id"
 
@@ -62,6 +66,8 @@ class HubSpotPlugin(Plugin[HubSpotSettings]):
     @property
     def client(self) -> HubSpotClient:
         if self._client is None:
+            from .client import HubSpotClient
+
             self._client = HubSpotClient(self.http, self.settings, self.runtime.max_response_bytes)
         return self._client
 
@@ -76,6 +82,8 @@ class HubSpotPlugin(Plugin[HubSpotSettings]):
             isinstance(message_id, str) and 0 < len(message_id) <= 100
         ):
             return Refusal(reason="the HubSpot message id in the payload is not a string")
+        from .client import HubSpotFailure, check_id
+
         try:
             thread_id = check_id(conversation.conversation_id, "thread")
             if conversation.channel is Channel.hubspot_chat:
@@ -87,6 +95,8 @@ class HubSpotPlugin(Plugin[HubSpotSettings]):
     async def _verify_email(
         self, conversation: Conversation, thread_id: str, message_id: str | None
     ) -> VerifiedUser | Refusal:
+        from . import rules
+
         thread = await self.client.thread(thread_id)
         refused = rules.check_thread(thread, thread_id, Channel.hubspot_email)
         if refused is not None:
@@ -107,6 +117,8 @@ class HubSpotPlugin(Plugin[HubSpotSettings]):
     async def _verify_chat(
         self, conversation: Conversation, thread_id: str, message_id: str | None
     ) -> VerifiedUser | Refusal:
+        from . import rules
+
         if not conversation.claims.get("attestation"):
             return Refusal(reason=rules.CHAT_REASON)
         keys = self.runtime.host_keys
@@ -172,6 +184,9 @@ class HubSpotPlugin(Plugin[HubSpotSettings]):
             return None
         if event.message_type not in (None, "MESSAGE"):
             return None
+        from . import rules
+        from .client import HubSpotFailure, check_id, check_message_id
+
         try:
             message = await self.client.message(
                 check_id(event.thread_id, "thread"), check_message_id(event.message_id)

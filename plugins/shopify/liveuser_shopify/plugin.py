@@ -12,7 +12,7 @@ reads products and variants by title or SKU (one request).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,9 +28,11 @@ from liveuser import (
 from liveuser.webhook_routes import webhook_route
 from liveuser.webhooks import SeenDeliveries
 
-from .client import ShopifyClient
 from .settings import ShopifySettings
 from .webhooks import ShopifyDelivery, verify_webhook
+
+if TYPE_CHECKING:
+    from .client import ShopifyClient
 
 # The answer models (.orders, .stock) and the actions (.actions) are imported by
 # the first query or tool list that needs them: loading and building the plugin
@@ -70,6 +72,8 @@ class ShopifyPlugin(Plugin[ShopifySettings]):
     @property
     def client(self) -> ShopifyClient:
         if self._client is None:
+            from .client import ShopifyClient  # with the HTTP library: on first use
+
             self._client = ShopifyClient(self.http, self.settings, self.runtime.max_response_bytes)
         return self._client
 
