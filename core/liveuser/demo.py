@@ -88,6 +88,10 @@ class DemoSandbox:
     """Actions the demo tenant turns on for this plugin's steps."""
 
 
+UNLIMITED = 10**9
+"""A rate limit no suite reaches: what a fake gets for ``DemoContext.rate_limits=False``."""
+
+
 @dataclass
 class DemoContext:
     """What a :data:`DemoFactory` gets: somewhere to start its fake, and the host keys."""
@@ -96,6 +100,9 @@ class DemoContext:
     """Enter the fake's server here (``stack.enter_context(serve(app))``)."""
     host_keys: KeyRing
     """The default tenant's host keys, to mint attestations for live-chat steps."""
+    rate_limits: bool = True
+    """False: start the fake with its vendor's rate limit lifted, for suites that send
+    many requests in a few seconds (the plugin's own tests keep the limit)."""
 
 
 DemoFactory = Callable[[DemoContext], DemoSandbox]

@@ -61,7 +61,9 @@ def start_vendors(stack: contextlib.ExitStack) -> dict[str, Vendor]:
     classes = plugin_classes()
     vendors: dict[str, Vendor] = {}
     for ep in importlib.metadata.entry_points(group=DEMO_ENTRY_POINT_GROUP):
-        sandbox: DemoSandbox = ep.load()(DemoContext(stack=stack, host_keys=HOST_KEYS))
+        sandbox: DemoSandbox = ep.load()(
+            DemoContext(stack=stack, host_keys=HOST_KEYS, rate_limits=False)
+        )
         vendors[sandbox.plugin] = Vendor(sandbox.plugin, classes[sandbox.plugin], sandbox)
     return vendors
 

@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 
 from liveuser import Channel, Conversation
-from liveuser.demo import DemoContext, DemoSandbox, DemoStep
+from liveuser.demo import UNLIMITED, DemoContext, DemoSandbox, DemoStep
 from liveuser.sandbox import serve
 
 from .fake import FAKE_JWT_SECRET, create_fake_freshworks, fake_settings, seed
@@ -38,7 +38,7 @@ def user_jwt(
 
 def demo(context: DemoContext) -> DemoSandbox:
     """Start the fake Freshdesk and Freshchat and list the demo's conversations."""
-    app = create_fake_freshworks()
+    app = create_fake_freshworks(**({} if context.rate_limits else {"rate_limit": UNLIMITED}))
     url = context.stack.enter_context(serve(app))
 
     def ticket(title: str, who: str, tid: int) -> DemoStep:

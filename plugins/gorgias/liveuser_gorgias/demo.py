@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from liveuser import Channel, Conversation
-from liveuser.demo import DemoContext, DemoSandbox, DemoStep
+from liveuser.demo import UNLIMITED, DemoContext, DemoSandbox, DemoStep
 from liveuser.sandbox import serve
 
 from .fake import create_fake_gorgias, fake_settings, seed
@@ -11,7 +11,7 @@ from .fake import create_fake_gorgias, fake_settings, seed
 
 def demo(context: DemoContext) -> DemoSandbox:
     """Start the fake Gorgias and list the demo's Gorgias conversations."""
-    app = create_fake_gorgias()
+    app = create_fake_gorgias(**({} if context.rate_limits else {"capacity": UNLIMITED}))
     url = context.stack.enter_context(serve(app))
 
     def ticket(title: str, who: str, tid: int, question: str = "Where is my order?") -> DemoStep:

@@ -6,6 +6,7 @@ import contextlib
 import importlib.metadata
 import time
 
+import httpx2
 from conftest import Fake, SetupFactory
 
 from liveuser import (
@@ -120,3 +121,20 @@ def test_demo_factory_starts_the_fake_quickly() -> None:
         assert channels == {Channel.gorgias_ticket, Channel.gorgias_chat}
         assert sandbox.requests() == 0
     assert time.monotonic() - started < 2.0
+
+
+def test_demo_fake_keeps_the_vendor_rate_limit_unless_a_suite_lifts_it() -> None:
+    # Suites that send many requests in a few seconds (the reliability suite) lift it.
+    from liveuser_gorgias.demo import demo
+
+    def statuses(rate_limits: bool) -> set[int]:
+        with contextlib.ExitStack() as stack:
+            keys = KeyRing({"k": "x" * 32})
+            sandbox = demo(DemoContext(stack=stack, host_keys=keys, rate_limits=rate_limits))
+            auth = (sandbox.settings["email"], sandbox.settings["api_key"])
+            url = f"{sandbox.settings['base_url']}/api/customers/{seed.ANN}"
+            with httpx2.Client(auth=auth) as client:
+                return {client.get(url).status_code for _ in range(45)}
+
+    assert 429 in statuses(rate_limits=True)  # 40 requests a 20 s window
+    assert statuses(rate_limits=False) == {200}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from liveuser import Channel, Conversation
-from liveuser.demo import DemoContext, DemoSandbox, DemoStep
+from liveuser.demo import UNLIMITED, DemoContext, DemoSandbox, DemoStep
 from liveuser.sandbox import serve
 from liveuser.tokens import KeyRing, Purpose, mint_token
 
@@ -24,7 +24,9 @@ def attestation(keys: KeyRing, email: str, thread_id: str, *, tenant: str = "def
 
 def demo(context: DemoContext) -> DemoSandbox:
     """Start the fake HubSpot and list the demo's HubSpot conversations."""
-    app = create_fake_hubspot()
+    app = create_fake_hubspot(
+        **({} if context.rate_limits else {"burst_limit": UNLIMITED, "daily_limit": UNLIMITED})
+    )
     url = context.stack.enter_context(serve(app))
     keys = context.host_keys
 

@@ -9,7 +9,7 @@ from typing import Any
 import jwt
 
 from liveuser import Channel, Conversation
-from liveuser.demo import DemoContext, DemoSandbox, DemoStep
+from liveuser.demo import UNLIMITED, DemoContext, DemoSandbox, DemoStep
 from liveuser.sandbox import serve
 from liveuser.webhooks import hmac_signature
 
@@ -63,7 +63,7 @@ def sign(body: bytes, secret: str = FAKE_CLIENT_SECRET) -> str:
 
 def demo(context: DemoContext) -> DemoSandbox:
     """Start the fake Intercom and list the demo's Intercom conversations."""
-    app = create_fake_intercom()
+    app = create_fake_intercom(**({} if context.rate_limits else {"rate_limit": UNLIMITED}))
     url = context.stack.enter_context(serve(app))
 
     def step(

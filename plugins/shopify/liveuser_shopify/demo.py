@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from liveuser import Channel, Conversation
-from liveuser.demo import DemoContext, DemoSandbox, DemoStep
+from liveuser.demo import UNLIMITED, DemoContext, DemoSandbox, DemoStep
 from liveuser.sandbox import serve
 from liveuser.tokens import Purpose, mint_token
 
@@ -29,6 +29,8 @@ NEW_ADDRESS = {
 def demo(context: DemoContext) -> DemoSandbox:
     """Start the fake shop and list the demo's Shopify conversations."""
     app = create_fake_shopify()
+    if not context.rate_limits:  # an inexhaustible cost bucket
+        app.state.maximum = app.state.available = app.state.restore_rate = float(UNLIMITED)
     url = context.stack.enter_context(serve(app))
     schema()  # build the schema now, not during the first step
 

@@ -8,7 +8,7 @@ from typing import Any
 import jwt
 
 from liveuser import Channel, Conversation
-from liveuser.demo import DemoContext, DemoSandbox, DemoStep
+from liveuser.demo import UNLIMITED, DemoContext, DemoSandbox, DemoStep
 from liveuser.sandbox import serve
 
 from .fake import FAKE_JWT_KID, FAKE_JWT_SECRET, create_fake_zendesk, fake_settings, seed
@@ -32,7 +32,7 @@ def login_jwt(external_id: str, email: str, *, ttl: int = 600, **extra: Any) -> 
 
 def demo(context: DemoContext) -> DemoSandbox:
     """Start the fake Zendesk and list the demo's Zendesk conversations."""
-    app = create_fake_zendesk()
+    app = create_fake_zendesk(**({} if context.rate_limits else {"rate_limit": UNLIMITED}))
     url = context.stack.enter_context(serve(app))
 
     def ticket(title: str, who: str, tid: int, question: str = "Where is my order?") -> DemoStep:
