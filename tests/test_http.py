@@ -16,7 +16,7 @@ from liveuser import (
     BackendTimeout,
     HttpClient,
 )
-from liveuser.http import RETRY_ATTEMPTS, HttpAnswer, deadline, retry_after
+from liveuser.http import RETRY_ATTEMPTS, HttpAnswer, deadline, enforced_deadline, retry_after
 
 
 def _client(
@@ -124,6 +124,59 @@ async def test_deadline_covers_a_slow_body() -> None:
         with deadline(0.3), pytest.raises(BackendTimeout, match="no complete answer"):
             await http.request("api", "GET", "https://x.example.com/")
     assert time.monotonic() - started < 3
+
+
+def _dripping_client() -> HttpClient:
+    async def drip() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            yield b"x"
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=drip())
+
+    return HttpClient(httpx2.MockTransport(handler))
+
+
+async def test_inside_an_enforced_deadline_the_block_ends_the_slow_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The silo runs each back-end so: one timer, the block's, ends its requests,
+    # which set none of their own.
+    timers: list[float | None] = []
+    real_timeout = asyncio.timeout
+
+    def counted(delay: float | None) -> asyncio.Timeout:
+        timers.append(delay)
+        return real_timeout(delay)
+
+    monkeypatch.setattr("liveuser.http.asyncio.timeout", counted)
+    started = time.monotonic()
+    async with _dripping_client() as http:
+        with deadline(0.3), pytest.raises(TimeoutError):
+            async with enforced_deadline():
+                await http.request("api", "GET", "https://x.example.com/")
+                await http.request("api", "GET", "https://x.example.com/")
+    assert time.monotonic() - started < 3
+    assert len(timers) == 1  # the block's
+
+
+async def test_a_shorter_nested_deadline_still_times_its_own_request() -> None:
+    async with _dripping_client() as http:
+        with deadline(5):
+            async with enforced_deadline():
+                with deadline(0.2), pytest.raises(BackendTimeout, match="no complete answer"):
+                    await http.request("api", "GET", "https://x.example.com/")
+
+
+async def test_a_request_of_another_task_still_times_itself() -> None:
+    # A task started inside the block inherits its context, not its timer.
+    async with _dripping_client() as http:
+        with deadline(0.3):
+            async with enforced_deadline():
+                task = asyncio.create_task(http.request("api", "GET", "https://x.example.com/"))
+            with pytest.raises(BackendTimeout, match="no complete answer"):
+                await task
 
 
 async def test_size_cap_is_enforced_while_streaming() -> None:

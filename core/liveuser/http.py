@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import re
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -46,7 +47,19 @@ RETRY_ATTEMPTS = 4
 
 _deadline: ContextVar[float | None] = ContextVar("liveuser_deadline", default=None)
 _no_retries: ContextVar[bool] = ContextVar("liveuser_no_retries", default=False)
+_enforced: ContextVar[tuple[asyncio.Task[Any] | None, float] | None] = ContextVar(
+    "liveuser_enforced", default=None
+)
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(url: str) -> httpx2.URL:
+    """``url`` parsed once: a back-end's endpoint (the User Data API, a shop's GraphQL
+    URL) is the same on every context; URLs that carry ids just pass through."""
+    return httpx2.URL(url)
+
+
 _SECONDS = re.compile(r"[0-9]{1,9}")
 
 
@@ -71,6 +84,43 @@ class deadline:
 
     def __exit__(self, *exc_info: object) -> None:
         _deadline.reset(self._token)
+
+
+class enforced_deadline:
+    """``async with enforced_deadline():`` ends the block at the current deadline.
+
+    An ``asyncio.timeout`` at the deadline of :class:`deadline` (or
+    ``DEFAULT_TIMEOUT`` from now without one): past it, the block raises
+    ``TimeoutError``. The requests this task makes inside rely on that timer
+    rather than each setting its own, so a request cut off by it does not
+    raise :class:`BackendTimeout`: the block's ``TimeoutError`` reports it.
+    A request under a shorter nested deadline, or made by another task, still
+    times itself. The silo runs each back-end inside one.
+    """
+
+    __slots__ = ("_timeout", "_token")
+
+    async def __aenter__(self) -> None:
+        at = _deadline.get()
+        if at is None:
+            at = time.monotonic() + DEFAULT_TIMEOUT
+        self._timeout = asyncio.timeout(max(at - time.monotonic(), 0))
+        await self._timeout.__aenter__()
+        self._token = _enforced.set((asyncio.current_task(), at))
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        _enforced.reset(self._token)
+        await self._timeout.__aexit__(*exc_info)
+
+
+def _timed_by_caller() -> bool:
+    """Whether an :class:`enforced_deadline` of this task already ends a request here
+    no later than the request's own deadline would."""
+    enforced = _enforced.get()
+    if enforced is None or enforced[0] is not asyncio.current_task():
+        return False
+    at = _deadline.get()
+    return at is None or enforced[1] <= at
 
 
 @contextlib.contextmanager
@@ -219,7 +269,8 @@ class HttpClient:
         except, for reads, a 429 or 5xx that persists through the retries
         (:class:`BackendStatusError`). Every failure is a
         :class:`~liveuser.errors.BackendError`: :class:`BackendTimeout` when
-        the deadline passes, :class:`BackendResponseError` for an oversized or
+        the deadline passes (inside the caller's :class:`enforced_deadline`,
+        its ``TimeoutError`` instead), :class:`BackendResponseError` for an oversized or
         undecodable body, plain :class:`BackendError` when the connection or
         the request itself fails.
         """
@@ -243,22 +294,10 @@ class HttpClient:
             self.budget,
         )
         try:
+            if _timed_by_caller():
+                return await self._send(send, read, wait_hint)
             async with asyncio.timeout(budget):
-                if not read:
-                    return await send()
-                try:
-                    answer = await send()
-                except httpx2.TransportError:
-                    pass
-                else:
-                    if not _is_retryable_status(answer.status):
-                        return answer
-                    wait = wait_hint(answer)
-                    if wait is not None:
-                        if wait >= remaining():
-                            raise _Retryable(answer)
-                        await asyncio.sleep(wait)
-                return await self._retry(send, wait_hint)
+                return await self._send(send, read, wait_hint)
         except TimeoutError:
             raise BackendTimeout(source, f"no complete answer within {budget:.1f} s") from None
         except _Retryable as exc:
@@ -344,6 +383,24 @@ class HttpClient:
                 f"{first['msg']})"
             ) from None
 
+    async def _send(self, send: _Sender, read: bool, wait_hint: WaitHint) -> HttpAnswer:
+        """Send once; a read that failed or answered 429/5xx is retried while time allows."""
+        if not read:
+            return await send()
+        try:
+            answer = await send()
+        except httpx2.TransportError:
+            pass
+        else:
+            if not _is_retryable_status(answer.status):
+                return answer
+            wait = wait_hint(answer)
+            if wait is not None:
+                if wait >= remaining():
+                    raise _Retryable(answer)
+                await asyncio.sleep(wait)
+        return await self._retry(send, wait_hint)
+
     async def _retry(self, send: _Sender, wait_hint: WaitHint) -> HttpAnswer:
         import stamina  # with tenacity, paid by the first request, not by start-up
 
@@ -394,7 +451,7 @@ class _Sender:
             )
         request = self.client.build_request(
             self.method,
-            self.url,
+            _parsed(self.url),
             json=self.json,
             headers=self.headers,
             params=self.params,

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import BackendError, LiveuserError, SiloViolation
-from .http import deadline, no_retries, remaining
+from .http import deadline, enforced_deadline, no_retries, remaining
 from .models import ConversationKey, UserData, VerifiedUser
 from .registry import Tenant, resolve
 from .render import Budget, data_block, note
@@ -67,8 +67,8 @@ class Silo:
         caches, email, ttl = self.tenant.caches, self.user.email, settings.cache_ttl_seconds
 
         async def one(name: str, fn: Any) -> list[UserData] | str:
-            try:
-                async with asyncio.timeout(max(remaining(), 0)):
+            try:  # the back-end's requests rely on this one timer
+                async with enforced_deadline():
                     return await caches.data(email, name, ttl, lambda: self._fetch(name, fn))
             except TimeoutError:
                 return f"no answer within {settings.deadline_seconds:g} s"
