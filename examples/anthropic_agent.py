@@ -21,8 +21,16 @@ from typing import Any
 
 from anthropic import AsyncAnthropic
 
-from liveuser import Binding, Channel, Conversation, Pipeline, Registry, bind, load_settings
-from liveuser.cli import open_ledger
+from liveuser import (
+    Binding,
+    Channel,
+    Conversation,
+    Ledger,
+    Pipeline,
+    Registry,
+    bind,
+    load_settings,
+)
 
 INSTRUCTIONS = (
     "You are a customer-support agent. Answer from the verified customer data below and the "
@@ -64,7 +72,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
-    registry, ledger = Registry(settings), open_ledger(settings)
+    registry, ledger = Registry(settings), Ledger.from_settings(settings)
     conversation = Conversation(
         tenant=args.tenant,
         channel=Channel.host,

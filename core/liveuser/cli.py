@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from functools import wraps
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -28,7 +27,7 @@ from rich.text import Text
 
 from .actions.model import Confirmation
 from .errors import ConfigError, LiveuserError
-from .metering import Ledger, load_or_create_key
+from .metering import Ledger
 from .models import (
     Channel,
     Conversation,
@@ -91,12 +90,8 @@ def _main(
 
 
 def open_ledger(settings: Settings) -> Ledger:
-    """The ledger the settings name, with its key (configured or kept beside it)."""
-    if settings.ledger_key is not None:
-        key = settings.ledger_key.get_secret_value().encode()
-    else:
-        key = load_or_create_key(Path(f"{settings.ledger}.key"))
-    return Ledger(settings.ledger_target, key)
+    """The ledger the settings name, with its key: :meth:`Ledger.from_settings`."""
+    return Ledger.from_settings(settings)
 
 
 def _add_row(table: Table, *cells: str) -> None:

@@ -118,10 +118,12 @@ def render_context(
 def register_tools() -> Sequence[Tool] | Awaitable[Sequence[Tool] | None] | None:
     """Offer model-callable lookups or actions.
 
-    Called on every plugin when a tenant is built; every answer counts and two
-    tools with one name is a load error. Each :class:`~liveuser.tools.Tool`
-    runs inside the caller's silo and receives the silo's verified user, never
-    an identity from the model; its parameters must not include one. A tool
+    Called on every plugin when the tenant first collects its tools (the first
+    tool definition or call), and again after a registration; every answer
+    counts, and two tools with one name is a :class:`~liveuser.errors.PluginError`.
+    Each :class:`~liveuser.tools.Tool` runs inside the caller's silo and
+    receives the silo's verified user, never an identity from the model; its
+    parameters must not include one. A tool
     that looks up a record by number shows it only when it belongs to that
     user, and "not yours" reads the same as "not found". Return ``None`` for
     no tools. A write is an :class:`~liveuser.actions.Action`

@@ -60,11 +60,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from .errors import LedgerError
 from .identity import normalize_email
 from .models import MeterRecord
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 __all__ = [
     "KEY_BYTES",
@@ -337,6 +340,18 @@ class Ledger:
             from .ledger_sqlite import SqliteEngine
 
             self._engine = SqliteEngine(str(path), key_check, busy_timeout=busy_timeout)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Ledger:
+        """The ledger ``settings`` name, under its key: ``ledger_key`` when set, else
+        the key file kept beside a SQLite ledger (``<ledger>.key``, created on first
+        use). The ``liveuser`` CLI opens it so too, so its ``usage``, ``audit`` and
+        ``forget`` read what an application recorded."""
+        if settings.ledger_key is not None:
+            key = settings.ledger_key.get_secret_value().encode()
+        else:
+            key = load_or_create_key(Path(f"{settings.ledger}.key"))
+        return cls(settings.ledger_target, key)
 
     # -- lifecycle -----------------------------------------------------------
 

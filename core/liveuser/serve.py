@@ -3,7 +3,8 @@
 A Starlette app, run by uvicorn in one or several worker processes (extra
 ``liveuser[serve]``). Several workers, on one machine or several, share the
 ledger through PostgreSQL (``database_url``) and the caches and vendor request
-budgets through Redis (``redis_url``); see :mod:`liveuser.shared`.
+budgets through Redis (``redis_url``); see :mod:`liveuser.caches` and
+:mod:`liveuser.budgets`.
 
 Endpoints
 ---------
