@@ -1,7 +1,7 @@
 """The fake answers like Gorgias: paths, auth, error bodies and the rate-limit bucket.
 
 No machine-readable Gorgias spec is kept (see the README); these tests pin the
-shapes from the vendor notes' recorded answers instead.
+shapes of recorded real answers of the API instead.
 """
 
 from __future__ import annotations
