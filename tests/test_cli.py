@@ -392,3 +392,36 @@ def test_actions_recover_with_bad_config_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(
         liveuser("actions", "recover", cwd=tmp_path), "tenants.default.deadline_seconds"
     )
+
+
+async def test_serve_help_names_every_route_the_service_answers(
+    configured: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.routing import Route
+
+    from liveuser.serve import create_app
+
+    monkeypatch.chdir(configured)
+    settings = load_settings()
+    registry, ledger = Registry(settings), open_ledger(settings)
+    try:
+        app = create_app(settings, registry=registry, ledger=ledger)
+    finally:
+        await registry.aclose()
+        await ledger.aclose()
+    paths = {route.path for route in app.routes if isinstance(route, Route)}
+    assert {"/v1/context", "/v1/tool", "/v1/confirm", "/healthz", "/metrics"} <= paths
+    result = liveuser("serve", "--help", cwd=configured)
+    assert result.returncode == 0, result.stderr
+    described = " ".join(result.stdout.split())
+    assert [path for path in sorted(paths) if path not in described] == []
+
+
+def test_command_help_is_plain_text(configured: Path) -> None:
+    from liveuser.cli import actions_app, app
+
+    commands = [*app.registered_commands, *actions_app.registered_commands]
+    docs = {command.callback.__name__: command.callback.__doc__ or "" for command in commands}
+    assert [name for name, doc in docs.items() if "``" in doc or ":class:" in doc] == []
+    listing = liveuser("--help", cwd=configured).stdout
+    assert "``" not in listing and "plugins" in listing and "mcp" in listing

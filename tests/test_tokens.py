@@ -592,9 +592,9 @@ def test_any_single_character_change_to_payload_or_signature_is_refused(
     changed = ".".join(parts)
     assert changed != _FIXED_TOKEN
 
-    # The brief allows a change that is a no-op in base64url decoding to be
-    # accepted with identical claims; verify_token is stricter and refuses any
-    # non-canonical encoding, so every single-character change must be refused.
+    # A change that is a no-op in base64url decoding could be accepted with
+    # identical claims; verify_token is stricter and refuses any non-canonical
+    # encoding, so every single-character change must be refused.
     with pytest.raises(TokenError):
         _verify(changed)
 

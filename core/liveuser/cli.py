@@ -111,8 +111,10 @@ def _channel(value: str) -> Channel:
 @app.command()
 @command
 async def plugins(tenant: TenantOpt = DEFAULT_TENANT, as_json: JsonOpt = False) -> None:
-    """List the installed plugins: name, version, channels, hooks, and whether the tenant
-    loads each one (``loaded``, ``not configured`` or ``disabled``)."""
+    """List the installed plugins and whether the tenant loads each one.
+
+    Each row: name, version, channels, hooks, and status: loaded, not configured or disabled.
+    """
     registry = Registry(load_settings())
     try:
         t = registry.tenant(tenant)
@@ -211,10 +213,9 @@ async def check(
 ) -> None:
     """Test the back-ends for one user, as an operator: status, latency, size, context.
 
-    An operator check is the only verification the CLI makes itself; it is
-    recorded in the audit trail under the channel ``host`` and mechanism
-    ``operator``. liveuser's HTTP service, MCP server and tools never make one,
-    and a connector that claims one is refused.
+    An operator check is the only verification the CLI makes itself.
+    The audit trail records it under the channel "host" and the mechanism "operator".
+    The HTTP service, MCP server and tools never make one; a connector claiming one is refused.
     """
     settings = load_settings()
     registry, ledger = Registry(settings), open_ledger(settings)
@@ -308,8 +309,9 @@ async def audit(
 ) -> None:
     """Every conversation that received this person's data, and their actions.
 
-    Deliveries: when, from where, how much. Actions: when, where, which, and
-    their state; never their summary, arguments or outcome."""
+    Deliveries: when, from where, how much.
+    Actions: when, where, which, and their state; never their summary, arguments or outcome.
+    """
     from .actions.store import ActionStore
 
     ledger = open_ledger(load_settings())
@@ -398,8 +400,12 @@ def token(
         str, typer.Option(help="identity, attestation or mcp_session.")
     ] = "identity",
     ttl: Annotated[float, typer.Option(help="Lifetime in seconds.")] = 300,
-    channel: Annotated[str | None, typer.Option(help="Attestation: vendor channel.")] = None,
-    conversation_id: Annotated[str | None, typer.Option(help="Attestation: conversation.")] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="attestation or mcp_session: the conversation's channel.")
+    ] = None,
+    conversation_id: Annotated[
+        str | None, typer.Option(help="attestation or mcp_session: the conversation id.")
+    ] = None,
     tenant: TenantOpt = DEFAULT_TENANT,
 ) -> None:
     """Mint a host token for testing, signed with the tenant's active host key."""
@@ -454,8 +460,10 @@ async def mcp(
     port: Annotated[int, typer.Option(help="http: port to listen on.")] = 8000,
     tenant: TenantOpt = DEFAULT_TENANT,
 ) -> None:
-    """Serve liveuser's tools over MCP: stdio for one conversation, or streamable HTTP
-    where each call's conversation comes from its mcp_session bearer token."""
+    """Serve liveuser's tools over MCP, on stdio or streamable HTTP.
+
+    stdio: one conversation. http: each call's conversation comes from its mcp_session token.
+    """
     try:
         from .mcp_server import serve_http, serve_stdio
     except ImportError:
@@ -501,8 +509,9 @@ app.add_typer(actions_app, name="actions")
 async def actions_recover(as_json: JsonOpt = False) -> None:
     """Settle the action records a crash left in flight, by reading them back.
 
-    Never executes again. Only records in flight for longer than any live
-    worker holds one are touched, so it is safe while `liveuser serve` runs."""
+    Never executes again.
+    It touches only records in flight longer than any live worker holds one: safe beside serve.
+    """
     from .actions.protocol import recover
 
     settings = load_settings()
@@ -547,7 +556,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes (uvicorn).")] = 1,
 ) -> None:
-    """Serve POST /v1/context, /healthz, /metrics and the plugins' webhooks over HTTP."""
+    """Serve POST /v1/context, /v1/tool and /v1/confirm, GET /healthz and /metrics, and the
+    plugins' webhooks over HTTP."""
     try:
         settings = load_settings()
         if not any(t.api_keys for t in settings.tenants.values()):

@@ -3,11 +3,22 @@
 Each :class:`Tenant` has its own settings, host keys, caches and pluggy
 ``PluginManager`` holding plugin *instances* built with that tenant's
 settings, so one tenant's keys can never serve another. The
-:class:`Registry` builds tenants on first use: the core's default renderer
-first, then every plugin class found through the entry-point group
-``liveuser`` (iterated here, not by pluggy's loader, so each class is built
-with its settings and a broken entry point is logged and skipped), then what
-the code registers (``registry.register(MyBackend(...))``).
+:class:`Registry` builds tenants on first use, registering in this order:
+
+1. the core's default renderer (:class:`~liveuser.render.DefaultRenderer`);
+2. the built-in tools (:class:`~liveuser.builtin_tools.BuiltinTools`);
+3. :class:`~liveuser.actions.http_action.HttpActions`, when the tenant sets
+   ``[[tenants.<t>.actions.http]]``;
+4. the built-in plugin classes, each built with the tenant's settings unless
+   disabled or not configured: the ``host`` connector
+   (:class:`~liveuser.host.HostConnector`, which needs no settings) and the
+   ``user_data_api`` back-end (:class:`~liveuser.backends.user_data_api.UserDataApi`,
+   when ``[tenants.<t>.plugins.user_data_api]`` is set);
+5. every plugin class found through the entry-point group ``liveuser``
+   (iterated here, not by pluggy's loader, so each class is built with its
+   settings and a broken entry point is logged and skipped; a name already
+   taken is skipped too);
+6. what the code registers (``registry.register(MyBackend(...))``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 conversations (an attacker in CC, a typed email, another's token), and back-end data that
 tries to leave its block or speak to the model.
 
-* Emails follow DESIGN.md's normalisation: the domain lowercased through IDNA,
+* Emails follow liveuser.identity.normalize_email: the domain lowercased through IDNA,
   an ASCII local part case-folded, plus tags kept, no Unicode folding. A case,
   trailing-dot or full-width-domain spelling of an address reaches its owner's
   data (one person never splits: IDNA itself maps a full-width domain home); a

@@ -1,9 +1,10 @@
-"""The fake answers in the shapes of the vendor notes.
+"""The fake answers in the shapes of Freshworks' API references.
 
 Freshworks publishes no machine-readable description of the Freshdesk or
-Freshchat REST APIs (see ../shared/vendor-notes/freshworks.md), so the
-schemas below are written from the notes' field tables and examples: the
-spec check is against those.
+Freshchat REST APIs, so the schemas below are written from the field tables
+and examples of the Freshdesk API v2 reference (developers.freshdesk.com/api/)
+and the Freshchat API reference (developers.freshchat.com/api/): the spec
+check is against those.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ CHECKED_TICKETS = sorted(set(seed.TICKETS) - {seed.SERVER_ERROR, seed.MALFORMED}
 
 
 @pytest.mark.parametrize("tid", CHECKED_TICKETS)
-def test_ticket_with_requester_matches_the_notes(fake: Fake, tid: int) -> None:
+def test_ticket_with_requester_matches_the_api_reference(fake: Fake, tid: int) -> None:
     answer = httpx2.get(
         f"{fake.url}/api/v2/tickets/{tid}", params={"include": "requester"}, auth=DESK_AUTH
     )
@@ -157,7 +158,7 @@ def test_ticket_without_include_has_no_requester(fake: Fake) -> None:
     assert answer.headers["X-RateLimit-Used-CurrentRequest"] == "1"
 
 
-def test_freshdesk_errors_match_the_notes(fake: Fake) -> None:
+def test_freshdesk_errors_match_the_api_reference(fake: Fake) -> None:
     missing = httpx2.get(f"{fake.url}/api/v2/tickets/{seed.UNKNOWN}", auth=DESK_AUTH)
     assert missing.status_code == 404 and missing.content == b""
     denied = httpx2.get(f"{fake.url}/api/v2/tickets/{seed.EMAIL_VERIFIED}", auth=("bad", "X"))
@@ -175,20 +176,20 @@ def test_freshdesk_errors_match_the_notes(fake: Fake) -> None:
 @pytest.mark.parametrize(
     "cid", sorted(set(seed.CONVERSATIONS) - {seed.CONV_MALFORMED, seed.CONV_SERVER_ERROR})
 )
-def test_conversation_matches_the_notes(fake: Fake, cid: str) -> None:
+def test_conversation_matches_the_api_reference(fake: Fake, cid: str) -> None:
     answer = httpx2.get(f"{fake.url}/v2/conversations/{cid}", headers=CHAT_AUTH)
     assert answer.status_code == 200
     check(CONVERSATION_SCHEMA, answer.json())
 
 
 @pytest.mark.parametrize("uid", sorted(seed.CHAT_USERS))
-def test_user_matches_the_notes(fake: Fake, uid: str) -> None:
+def test_user_matches_the_api_reference(fake: Fake, uid: str) -> None:
     answer = httpx2.get(f"{fake.url}/v2/users/{uid}", headers=CHAT_AUTH)
     assert answer.status_code == 200
     check(USER_SCHEMA, answer.json())
 
 
-def test_freshchat_errors_match_the_notes(fake: Fake) -> None:
+def test_freshchat_errors_match_the_api_reference(fake: Fake) -> None:
     missing = httpx2.get(f"{fake.url}/v2/users/nobody", headers=CHAT_AUTH)
     assert missing.status_code == 404
     check(CHAT_ERROR_SCHEMA, missing.json())
@@ -248,7 +249,7 @@ CONTACT_SCHEMA: dict[str, Any] = {
 
 
 @pytest.mark.parametrize("cid", sorted(seed.CONTACTS))
-def test_contact_matches_the_notes(fake: Fake, cid: int) -> None:
+def test_contact_matches_the_api_reference(fake: Fake, cid: int) -> None:
     answer = httpx2.get(f"{fake.url}/api/v2/contacts/{cid}", auth=DESK_AUTH)
     assert answer.status_code == 200
     check(CONTACT_SCHEMA, answer.json())

@@ -21,7 +21,7 @@ from liveuser import (
     VerifiedUser,
     hookimpl,
 )
-from liveuser.webhook_routes import webhook_route
+from liveuser.webhook_routes import named_conversations, webhook_route
 from liveuser.webhooks import SeenDeliveries
 
 from .settings import GorgiasSettings
@@ -82,11 +82,12 @@ class GorgiasPlugin(Plugin[GorgiasSettings]):
 
     def webhook_routes(self) -> Sequence[Any]:
         """``POST /`` (under ``/webhooks/gorgias/<tenant>/`` in ``liveuser serve``):
-        the HTTP integration's deliveries, checked by :meth:`receive_webhook`."""
+        the HTTP integration's deliveries, checked by :meth:`receive_webhook`,
+        answered with the ticket they name
+        (:func:`~liveuser.webhook_routes.named_conversations`)."""
 
-        def handle(headers: Mapping[str, str], body: bytes) -> dict[str, str]:
-            conversation = self.receive_webhook(headers, body)
-            return {"channel": conversation.channel.value, "ticket": conversation.conversation_id}
+        def handle(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+            return named_conversations([self.receive_webhook(headers, body)])
 
         return [webhook_route("/", handle)]
 

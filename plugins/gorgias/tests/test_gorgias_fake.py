@@ -1,7 +1,7 @@
 """The fake answers like Gorgias: paths, auth, error bodies and the rate-limit bucket.
 
 No machine-readable Gorgias spec is kept (see the README); these tests pin the
-shapes from the vendor notes' recorded answers instead.
+shapes of recorded real answers of the API instead.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from liveuser_gorgias.fake import FAKE_API_KEY, FAKE_EMAIL, create_fake_gorgias,
 AUTH = {
     "Authorization": "Basic " + base64.b64encode(f"{FAKE_EMAIL}:{FAKE_API_KEY}".encode()).decode()
 }
-# Keys of the notes' recorded GET /api/tickets/{id} answer.
+# Keys of a recorded real GET /api/tickets/{id} answer.
 RECORDED_TICKET_KEYS = {
     "id", "uri", "external_id", "status", "priority", "channel", "via", "from_agent", "spam",
     "customer", "subject", "messages", "created_datetime", "updated_datetime", "deleted_datetime",

@@ -196,7 +196,8 @@ async def test_served_webhook_checks_the_token_and_drops_the_verification(
         headers, body = delivery(payload)
         genuine = await client.post(path, content=body, headers=headers)
         assert genuine.status_code == 200
-        assert genuine.json() == {"channel": "gorgias_ticket", "ticket": str(seed.EMAIL_VERIFIED)}
+        named = {"channel": "gorgias_ticket", "conversation_id": str(seed.EMAIL_VERIFIED)}
+        assert genuine.json() == {"conversations": [named]}
         assert isinstance(await setup.pipeline.verify(conv), VerifiedUser)
         assert fake.requests - before == 2  # the ticket was read again
 

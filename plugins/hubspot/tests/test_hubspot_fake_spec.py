@@ -5,7 +5,8 @@ validating against them, the official client (Apache-2.0, generated from the
 same descriptions) is pointed at the fake and must deserialize its answers
 into its own models. hubspot-api-client 12 ships CRM contacts and visitor
 identification but no Conversations inbox API: threads and messages are
-checked against the field lists of the vendor notes instead (below).
+checked against the required fields of HubSpot's published Conversations
+Inbox & Messages v3 description instead (below).
 """
 
 from __future__ import annotations

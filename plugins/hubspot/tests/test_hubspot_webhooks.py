@@ -48,7 +48,7 @@ def signed(body: bytes, *, ts: int | None = None, method: str = "POST") -> dict[
     }
 
 
-def test_signature_matches_the_worked_example_of_the_vendor_notes() -> None:
+def test_signature_matches_a_worked_example_of_the_v3_rule() -> None:
     body = (
         b'[{"eventId":4242,"subscriptionId":12345,"portalId":62515,"appId":54321,'
         b'"occurredAt":1764086399000,"subscriptionType":"conversation.newMessage",'

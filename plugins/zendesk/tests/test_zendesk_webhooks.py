@@ -90,7 +90,7 @@ def test_header_names_are_case_insensitive() -> None:
     assert check(lowered, body).ticket_id == "1001"
 
 
-def test_notes_worked_example_verifies_as_timestamp_then_body() -> None:
+def test_the_docs_worked_example_verifies_as_timestamp_then_body() -> None:
     secret = "HRkRd4BeOAoUkfZr-mhauJT64rvBASlJRoIyPsd3zeA="
     body, ts = b'{"say": "hello"}', "2021-07-25T10:00:00Z"
     now = parse_timestamp(ts)

@@ -2,7 +2,7 @@
 
 * ``GET /api/tickets/{id}`` (with or without a trailing slash): the ticket with
   its ``customer`` (``email``, ``channels``) and every ``messages[]`` embedded,
-  shaped after a recorded real answer (see the vendor notes);
+  shaped after a recorded real answer (NangoHQ/integration-templates' Gorgias mocks);
 * ``GET /api/customers/{id}`` (with or without a trailing slash).
 
 Auth: HTTP Basic ``base64("{email}:{api_key}")``; otherwise 401

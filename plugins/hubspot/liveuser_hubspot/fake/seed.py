@@ -1,8 +1,8 @@
 """The fake HubSpot's records: threads, their messages, visitors and contacts.
 
 Shapes follow HubSpot's ``PublicThread``, ``PublicConversationsMessage`` and
-``SimplePublicObject`` (see ../shared/vendor-notes/hubspot.md); values are
-invented.
+``SimplePublicObject`` (HubSpot's published Conversations and Contacts v3
+descriptions); values are invented.
 """
 
 from __future__ import annotations
