@@ -96,7 +96,8 @@ DEADLINE = 10.0  # the longest a tenant allows
 SCALING = 0.7  # the floor "still scales" at a level if it keeps 70 % of linear growth
 
 # The fewest requests each vendor's API allows to verify a conversation of the channel
-# (../shared/vendor-notes/ and each connector's README), and to fetch from each back-end.
+# (the vendors' API references, as each connector's README gives them), and to fetch
+# from each back-end.
 MINIMUM_VERIFY = {
     Channel.host: 0,  # a host token is checked locally
     Channel.zendesk_ticket: 1,  # GET /api/v2/tickets/{id}?include=users
