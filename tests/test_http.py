@@ -110,23 +110,9 @@ def test_retry_after_reads_seconds_and_dates() -> None:
     assert (retry_after(future) or 0) > 1e6
 
 
-async def test_deadline_covers_a_slow_body() -> None:
-    async def drip() -> AsyncIterator[bytes]:
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            yield b"x"
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, content=drip())
-
-    started = time.monotonic()
-    async with HttpClient(httpx2.MockTransport(handler)) as http:
-        with deadline(0.3), pytest.raises(BackendTimeout, match="no complete answer"):
-            await http.request("api", "GET", "https://x.example.com/")
-    assert time.monotonic() - started < 3
-
-
 def _dripping_client() -> HttpClient:
+    """A client whose every answer drips one byte each 50 ms (5 s in all)."""
+
     async def drip() -> AsyncIterator[bytes]:
         for _ in range(100):
             await asyncio.sleep(0.05)
@@ -136,6 +122,14 @@ def _dripping_client() -> HttpClient:
         return httpx2.Response(200, content=drip())
 
     return HttpClient(httpx2.MockTransport(handler))
+
+
+async def test_deadline_covers_a_slow_body() -> None:
+    started = time.monotonic()
+    async with _dripping_client() as http:
+        with deadline(0.3), pytest.raises(BackendTimeout, match="no complete answer"):
+            await http.request("api", "GET", "https://x.example.com/")
+    assert time.monotonic() - started < 3
 
 
 async def test_inside_an_enforced_deadline_the_block_ends_the_slow_request(
