@@ -41,9 +41,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from liveuser.demo import UNLIMITED
 from liveuser.sandbox import ANN_EMAIL, SANDBOX_API_KEY, SANDBOX_USERS
 
-UNLIMITED = 10**9
 SKIPPED_HEADERS = {"host", "content-length", "connection", "user-agent", "accept-encoding"}
 
 
