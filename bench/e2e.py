@@ -32,6 +32,8 @@ highest level where it still does.
     .venv/bin/python bench/e2e.py [--levels 1,64,256,1024] [--rounds 3] [--latency 0.05]
     .venv/bin/python bench/e2e.py --smoke        # a small run that checks everything works
     .venv/bin/python bench/e2e.py --channels host   # only some channels
+    .venv/bin/python bench/e2e.py --channels host --backends user_data_api --levels 1,8,64
+        # the core's own case: host chats against the User Data API alone
 """
 
 from __future__ import annotations
@@ -159,8 +161,13 @@ def _retarget(value: Any, old: str, new: str) -> Any:
     return value
 
 
-def workload(fakes: dict[str, str], channels: set[str] | None) -> tuple[dict[str, Any], list[Case]]:
+def workload(
+    fakes: dict[str, str], channels: set[str] | None, backends: set[str] | None = None
+) -> tuple[dict[str, Any], list[Case]]:
     """Plugin settings pointing at the fakes' process, and the verified conversations.
+
+    ``channels`` keeps only those channels' conversations, ``backends`` only
+    those back-ends (the others are left unconfigured, so they never run).
 
     Each connector's demo factory starts its own fake for a moment (in this
     process); only its settings and conversations are kept, retargeted at the
@@ -193,6 +200,9 @@ def workload(fakes: dict[str, str], channels: set[str] | None) -> tuple[dict[str
                 cases.append(Case(sandbox.plugin, step.title, step.conversation))
     if channels:
         cases = [c for c in cases if c.channel.value in channels]
+    if backends:
+        for name in set(BACKENDS) - backends:
+            plugins.pop(name, None)
     return plugins, cases
 
 
@@ -441,7 +451,9 @@ def report_requests(cases: list[Case], cached_requests: int) -> None:
     )
 
 
-def report(levels: list[Level], server_cpu: dict[str, float]) -> None:
+def report(
+    levels: list[Level], server_cpu: dict[str, float], target_level: int | None = None
+) -> None:
     print("## Throughput and latency, liveuser against the floor")
     print()
     print(
@@ -475,7 +487,15 @@ def report(levels: list[Level], server_cpu: dict[str, float]) -> None:
         + "; fakes' process CPU µs per context: "
         + ", ".join(f"{side} {cpu * 1e6:.0f}" for side, cpu in server_cpu.items())
     )
-    target = _target_level(levels)
+    if target_level is not None:
+        target = next(lv for lv in levels if lv.concurrency == target_level)
+        where = f"as asked, where the floor kept {scaling(levels, target):.0%} of linear scaling"
+    else:
+        target = _target_level(levels)
+        where = (
+            f"the highest level up to {TARGET_LEVEL} where the floor kept {SCALING:.0%} of "
+            "linear scaling"
+        )
     if target is None:
         print(
             f"targets: not evaluated: the floor kept under {SCALING:.0%} of linear scaling "
@@ -486,8 +506,7 @@ def report(levels: list[Level], server_cpu: dict[str, float]) -> None:
     thr = median([b.throughput / a.throughput for a, b in zip(f, lu, strict=True)])
     p99 = median([b.p99 / a.p99 for a, b in zip(f, lu, strict=True)])
     print(
-        f"targets read at c={target.concurrency} (the highest level up to {TARGET_LEVEL} "
-        f"where the floor kept {SCALING:.0%} of linear scaling): "
+        f"targets read at c={target.concurrency} ({where}): "
         f"throughput >= {TARGET_THROUGHPUT}x floor: {thr:.3f}x -> "
         f"{verdict(thr >= TARGET_THROUGHPUT)}; p99 <= {TARGET_P99}x floor: {p99:.3f}x -> "
         f"{verdict(p99 <= TARGET_P99)}"
@@ -526,6 +545,16 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--per-level", type=int, default=3, help="contexts per worker and run")
     parser.add_argument("--channels", default="", help="comma-separated channels (default all)")
+    parser.add_argument(
+        "--backends",
+        default="",
+        help=f"comma-separated back-ends among {','.join(BACKENDS)} (default both)",
+    )
+    parser.add_argument(
+        "--target-level",
+        type=int,
+        help="read the targets at this level (default: the highest where the floor scales)",
+    )
     parser.add_argument("--smoke", action="store_true", help="levels 1,8; one round; tiny")
     parser.add_argument(
         "--profile",
@@ -540,12 +569,17 @@ def main() -> int:
     exit_on_sigterm()
     started = time.perf_counter()
     channels = {c for c in args.channels.split(",") if c}
+    backends = {b for b in args.backends.split(",") if b}
+    if args.target_level is not None and str(args.target_level) not in args.levels.split(","):
+        parser.error(f"--target-level {args.target_level} is not one of --levels {args.levels}")
+    if backends - set(BACKENDS):
+        parser.error(f"unknown back-end(s): {', '.join(sorted(backends - set(BACKENDS)))}")
     with tempfile.TemporaryDirectory(prefix="liveuser-bench-") as tmp:
         workdir = Path(tmp)
         script = [str(HERE / "_fakes_server.py"), "--latency", str(args.latency)]
         with child_server(script, "FAKES", cwd=workdir) as (line, pid):
             fakes_urls = json.loads(line)
-            plugins, cases = workload(fakes_urls, channels)
+            plugins, cases = workload(fakes_urls, channels, backends)
             if not cases:
                 print("no conversation to run", file=sys.stderr)
                 return 2
@@ -556,7 +590,13 @@ def main() -> int:
             server_cpu = asyncio.run(
                 measure(fakes_urls, pid, plugins, cases, levels, args.rounds, workdir, args.profile)
             )
-    print("# End to end: every connector and back-end, against the raw-aiohttp floor")
+    scope = "every connector and back-end"
+    if channels or backends:
+        scope = (
+            f"channels {', '.join(sorted(channels)) or 'all'}; "
+            f"back-ends {', '.join(sorted(backends or BACKENDS))}"
+        )
+    print(f"# End to end: {scope}, against the raw-aiohttp floor")
     print()
     print(f"machine: {machine()}")
     print(
@@ -570,7 +610,7 @@ def main() -> int:
     cached_requests = sum(lv.cached_requests for lv in levels)
     report_requests(cases, cached_requests)
     print()
-    report(levels, server_cpu)
+    report(levels, server_cpu, args.target_level)
     return 1 if cached_requests else 0
 
 

@@ -8,6 +8,10 @@ from collections.abc import AsyncIterator
 
 import httpx2
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from liveuser import (
     BackendError,
@@ -17,6 +21,7 @@ from liveuser import (
     HttpClient,
 )
 from liveuser.http import RETRY_ATTEMPTS, HttpAnswer, deadline, enforced_deadline, retry_after
+from liveuser.sandbox import serve
 
 
 def _client(
@@ -251,6 +256,46 @@ async def test_bodies_are_asked_for_uncompressed_and_bad_encodings_are_errors() 
         with pytest.raises(BackendResponseError, match="cannot be decoded"):
             await http.request("api", "GET", "https://x.example.com/")
     assert seen[0].headers["accept-encoding"] == "identity"
+
+
+async def test_every_request_names_liveuser_and_the_callers_headers_win() -> None:
+    seen: list[httpx2.Request] = []
+    async with _client([200], seen) as http:
+        await http.request("api", "GET", "https://api.example.com/x")
+        await http.request(
+            "api",
+            "GET",
+            "https://api.example.com/x",
+            headers={"accept": "application/json", "X-Key": "k"},
+        )
+    plain, named = seen
+    assert plain.headers["user-agent"].startswith("liveuser")
+    assert plain.headers["accept"] == "*/*"
+    # A default the caller names, in any case, is replaced, not sent twice.
+    assert named.headers.get_list("accept") == ["application/json"]
+    assert named.headers["x-key"] == "k" and named.headers["accept-encoding"] == "identity"
+
+
+def _cookie_setter() -> Starlette:
+    async def endpoint(request: Request) -> JSONResponse:
+        response = JSONResponse({"cookie": request.headers.get("cookie")})
+        response.set_cookie("session", "earned-by-tenant-a")
+        return response
+
+    return Starlette(routes=[Route("/x", endpoint)])
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_no_cookie_travels_from_one_request_to_another(host: str) -> None:
+    # One pool serves every tenant: a cookie the vendor set on tenant A's answer
+    # must not ride along with tenant B's request to the same host.
+    with serve(_cookie_setter()) as url:
+        url = url.replace("127.0.0.1", host)
+        async with HttpClient() as http:
+            first = await http.request("tenant-a", "GET", f"{url}/x")
+            second = await http.request("tenant-b", "GET", f"{url}/x")
+    assert "session=" in first.headers["set-cookie"]
+    assert first.json() == {"cookie": None} and second.json() == {"cookie": None}
 
 
 async def test_a_request_that_cannot_be_sent_is_a_backend_error() -> None:

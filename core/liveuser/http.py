@@ -18,6 +18,10 @@ not give, this module does:
   backoff (stamina), only while the deadline allows; how long to wait comes
   from the plugin (``wait_hint``: ``Retry-After`` by default, or the vendor's
   own reset header). **Writes are never retried.**
+* **Nothing is kept between requests.** The pool is shared by every tenant,
+  so there is no cookie jar: a cookie set on one tenant's answer never
+  travels with another's request. Redirects are not followed (a 3xx is an
+  answer), and proxy settings are not read from the environment.
 """
 
 from __future__ import annotations
@@ -191,6 +195,9 @@ class HttpClient:
 
     ``transport`` defaults to aiohttp's; tests and benchmarks may pass an
     in-process one (``httpx2.ASGITransport`` or ``httpx2.MockTransport``).
+    Requests go straight to the transport as ``httpx2.Request`` objects,
+    with ``Accept: */*``, ``Accept-Encoding: identity`` and a ``liveuser``
+    ``User-Agent`` unless the caller's headers name them.
     """
 
     def __init__(
@@ -203,39 +210,22 @@ class HttpClient:
         self.budget = budget if budget else None
         self._transport = transport
         self._max_connections = max_connections
-        self._opened: httpx2.AsyncClient | None = None
         self._closed = False
 
     @property
-    def _client(self) -> httpx2.AsyncClient:
+    def transport(self) -> httpx2.AsyncBaseTransport:
+        """The transport every request goes through (aiohttp's unless one was given)."""
         # Built on first use: importing aiohttp costs a few hundred milliseconds, which a
         # process that never sends a request (the CLI's help, a settings check) is spared.
-        if self._opened is None:
-            if self._closed:
-                raise RuntimeError("this HttpClient is closed")
-            transport = self._transport
-            if transport is None:
-                from httpx_aiohttp.httpx2 import AiohttpTransport
-
-                limits = httpx2.Limits(
-                    max_connections=self._max_connections,
-                    max_keepalive_connections=self._max_connections,
-                )
-                transport = AiohttpTransport(limits=limits)
-            self._opened = httpx2.AsyncClient(
-                transport=transport,
-                timeout=httpx2.Timeout(DEFAULT_TIMEOUT),
-                follow_redirects=False,
-                # Compressed bodies could expand far past the size cap before it is checked.
-                headers={"Accept-Encoding": "identity"},
-            )
-        return self._opened
+        if self._closed:
+            raise RuntimeError("this HttpClient is closed")
+        if self._transport is None:
+            self._transport = _aiohttp_transport(self._max_connections)
+        return self._transport
 
     async def aclose(self) -> None:
         self._closed = True
-        if self._opened is not None:
-            await self._opened.aclose()
-        elif self._transport is not None:
+        if self._transport is not None:
             await self._transport.aclose()
         if self.budget is not None:
             await self.budget.aclose()
@@ -282,7 +272,7 @@ class HttpClient:
         if _no_retries.get():
             read = False
         send = _Sender(
-            self._client,
+            self.transport,
             source,
             method,
             url,
@@ -430,9 +420,73 @@ class HttpClient:
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
 
+def _aiohttp_transport(max_connections: int) -> httpx2.AsyncBaseTransport:
+    """httpx2's interface over one aiohttp connection pool that keeps no cookies."""
+    import aiohttp
+    from httpx_aiohttp.httpx2 import AiohttpTransport
+
+    limits = httpx2.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    transport = AiohttpTransport(limits=limits)
+
+    def session() -> aiohttp.ClientSession:  # made inside the event loop, on the first request
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=max_connections,
+                keepalive_timeout=limits.keepalive_expiry,
+                ssl=transport.ssl_context,
+            ),
+            # The pool is shared by every tenant: a cookie one tenant's request earned
+            # must never travel with another's.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+        )
+
+    transport.client = session
+    return transport
+
+
+@functools.cache
+def user_agent() -> str:
+    """The ``User-Agent`` liveuser sends: its own name and version, then httpx2's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        mine = f"liveuser/{version('liveuser')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        mine = "liveuser"
+    return f"{mine} python-httpx2/{httpx2.__version__}"
+
+
+_TIMEOUTS = httpx2.Timeout(DEFAULT_TIMEOUT).as_dict()
+"""The transport's own connect/read/write/pool timeouts (the deadline is the core's)."""
+
+
+def _headers(given: Mapping[str, str] | None) -> list[tuple[str, str]]:
+    """Every request's defaults, unless ``given`` names them (in any case), then ``given``."""
+    defaults = [
+        ("Accept", "*/*"),
+        # Compressed bodies could expand far past the size cap before it is checked.
+        ("Accept-Encoding", "identity"),
+        ("User-Agent", user_agent()),
+    ]
+    if not given:
+        return defaults
+    named = {name.lower() for name in given}
+    return [*(d for d in defaults if d[0].lower() not in named), *given.items()]
+
+
 @dataclass(slots=True)
 class _Sender:
-    client: httpx2.AsyncClient
+    """One request, sent straight to the transport.
+
+    No client layer: liveuser follows no redirects (a 3xx is an answer),
+    sends no auth of httpx2's (plugins set their headers) and keeps no
+    cookies, so httpx2's ``AsyncClient`` would only add per-request work.
+    """
+
+    transport: httpx2.AsyncBaseTransport
     source: str
     method: str
     url: str
@@ -449,15 +503,16 @@ class _Sender:
             await self.budget.acquire(
                 self.source, self.url, time.monotonic() + DEFAULT_TIMEOUT if at is None else at
             )
-        request = self.client.build_request(
+        request = httpx2.Request(
             self.method,
             _parsed(self.url),
             json=self.json,
-            headers=self.headers,
+            headers=_headers(self.headers),
             params=self.params,
             content=self.content,
+            extensions={"timeout": _TIMEOUTS},
         )
-        response = await self.client.send(request, stream=True)
+        response = await self.transport.handle_async_request(request)
         try:
             declared = response.headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
