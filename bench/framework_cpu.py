@@ -18,11 +18,13 @@ included) and ``time.perf_counter`` (wall):
       expire); the data is still fetched and rendered every time;
   (t) (d) with a new token per context: the signature and claims checked
       every time (a session's first message);
-  (e) extra: (d) whose stand-in hops to a worker thread and back per record
-      (``run_in_executor``, as ``Ledger`` does), to split the ledger's cost
-      into the thread hop and SQLite;
   floor: the bare httpx2 round trip, the same POST through
-      ``httpx2.AsyncClient(transport=MockTransport(handler))``, read and decoded.
+      ``httpx2.AsyncClient(transport=MockTransport(handler))``, read and decoded:
+      what fetching the data with httpx2 costs without liveuser;
+  (r) extra: the same POST as an ``httpx2.Request`` handed straight to the
+      transport, read and decoded. ``HttpClient`` sends that way (it needs
+      none of ``AsyncClient``'s cookies, auth or redirects), so (d) - (r) is
+      liveuser's CPU with the HTTP library's cheapest path taken out.
 
 Framework CPU = (a) - floor and (d) - floor, the stub's own CPU (the
 handler's, measured with ``time.thread_time``) taken out of both sides: it
@@ -52,7 +54,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -90,7 +91,7 @@ URL = "http://user-data.bench.invalid/user-data"
 USER_INFO = SANDBOX_USERS[ANN_EMAIL]
 TARGET_US = 100.0
 KEYS = KeyRing({HOST_KEY: HOST_SECRET})
-CASES = ("a", "b", "c", "d", "t", "e", "floor")
+CASES = ("a", "b", "c", "d", "t", "r", "floor")
 CHUNKS = 10
 LABELS = {
     "a": "(a) full first turn, real ledger",
@@ -98,7 +99,7 @@ LABELS = {
     "c": "(c) Ledger.record alone",
     "d": "(d) full first turn, no-op ledger",
     "t": "(t) = (d) with a new host token per context",
-    "e": "(e) = (d) + one worker-thread hop per record",
+    "r": "(r) httpx2.Request straight to the transport",
     "floor": "floor: bare httpx2 MockTransport round trip",
 }
 
@@ -143,23 +144,6 @@ class NullLedger:
 
     async def aclose(self) -> None:
         pass
-
-
-class HopLedger(NullLedger):
-    """:class:`NullLedger` that crosses to a one-thread executor and back, as Ledger does."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-hop")
-
-    async def record(self, **_: Any) -> MeterRecord:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self._record)
-
-    def _record(self) -> MeterRecord:
-        return self.record_
-
-    async def aclose(self) -> None:
-        self.executor.shutdown(wait=True)
 
 
 def settings_for(ledger_path: Path, cache_ttl: float) -> Settings:
@@ -227,10 +211,8 @@ class Bench:
         self.full = pipeline(self.ledger, 0)
         self.cached = pipeline(self.ledger, 3600)
         self.bare = pipeline(NullLedger(), 0)
-        hop = HopLedger()
-        self.closers.append(hop.aclose)
-        self.hop = pipeline(hop, 0)
         self.floor_client = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+        self.transport = httpx2.MockTransport(handler)
         self.closers.append(self.floor_client.aclose)
 
         # Tokens last an hour and nothing is cached at ttl 0: (a) and (d) reuse the
@@ -240,7 +222,7 @@ class Bench:
         self.emails = [f"bench-{i}@example.com" for i in range(self.count)]
         for conversation in self.second:  # prime the caches: (b) is always a later turn
             check(await self.cached.context_for(conversation, "m-prime"))
-        for pipe in (self.full, self.bare, self.hop):  # build the tenant, load templates, warm up
+        for pipe in (self.full, self.bare):  # build the tenant, load templates, warm up
             for conversation in self.first[:50]:
                 check(await pipe.context_for(conversation, "m-warm"))
         for email in self.emails[:50]:
@@ -258,6 +240,16 @@ class Bench:
         if response.status_code != 200 or body["identifier"] != email:
             raise RuntimeError("floor: unexpected answer")
 
+    async def transport_once(self, email: str) -> None:
+        request = httpx2.Request(
+            "POST", URL, json={"identifier": email}, headers={"Authorization": SANDBOX_API_KEY}
+        )
+        response = await self.transport.handle_async_request(request)
+        await response.aread()
+        body = response.json()
+        if response.status_code != 200 or body["identifier"] != email:
+            raise RuntimeError("transport: unexpected answer")
+
     async def loop(self, case: str, rep: int, part: slice = slice(None)) -> None:
         """Run ``case`` over the ``part`` of the conversations (all by default)."""
         message = f"m{rep}"
@@ -273,9 +265,9 @@ class Bench:
         elif case == "t":
             for conversation in self.cold[part]:
                 check(await self.bare.context_for(conversation, message))
-        elif case == "e":
-            for conversation in self.first[part]:
-                check(await self.hop.context_for(conversation, message))
+        elif case == "r":
+            for email in self.emails[part]:
+                await self.transport_once(email)
         elif case == "c":
             record = self.ledger.record
             pricing = Pricing(threshold=1500, price=Decimal("0.02"))
@@ -404,11 +396,20 @@ def report(
         f"(b) - (c) = {fw_b:.1f} µs (no fetch, so no floor to subtract)"
     )
     ledger_share = median([a - d for a, d in zip(cpu["a"], cpu["d"], strict=True)])
-    hop = median([e - d for e, d in zip(cpu["e"], cpu["d"], strict=True)])
     print(
-        f"ledger share in a context: (a) - (d) = {ledger_share:.1f} µs, of which the "
-        f"worker-thread hop (e) - (d) = {hop:.1f} µs; Ledger.record alone (c) = "
-        f"{median(cpu['c']):.1f} µs"
+        f"ledger share in a context: (a) - (d) = {ledger_share:.1f} µs; Ledger.record "
+        f"alone (c) = {median(cpu['c']):.1f} µs"
+    )
+    cheapest = median(
+        [
+            (d - ds) - (r - rs)
+            for d, ds, r, rs in zip(cpu["d"], stub["d"], cpu["r"], stub["r"], strict=True)
+        ]
+    )
+    print(
+        f"against the transport alone (r) = {median(cpu['r']):.1f} µs: (d) - (r) = "
+        f"{cheapest:.1f} µs (the floor's AsyncClient layer, which liveuser skips, "
+        f"costs {median(cpu['floor']) - median(cpu['r']):.1f} µs)"
     )
     print(f"a session's first message, (t) - floor, no ledger: {framework('t'):.1f} µs")
     print(f"elapsed: {elapsed:.1f} s")

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from liveuser import ledger_sqlite
 from liveuser.errors import LedgerError
 from liveuser.ledger_sqlite import SqliteEngine
 from liveuser.metering import (
@@ -653,9 +654,9 @@ async def test_concurrent_records_share_transactions(sqlite_ledger: Ledger, db: 
     assert isinstance(engine, SqliteEngine)
     commit = engine._commit_batch
 
-    def counting(conn: Any, batch: Any) -> Any:
+    def counting(conn: Any, batch: Any, **options: Any) -> Any:
         batches.append(len(batch))
-        return commit(conn, batch)
+        return commit(conn, batch, **options)
 
     engine._commit_batch = counting  # type: ignore[method-assign]
     records = await asyncio.gather(
@@ -663,6 +664,34 @@ async def test_concurrent_records_share_transactions(sqlite_ledger: Ledger, db: 
     )
     assert len(await stored(ledger)) == 40 and len({r.message_id for r in records}) == 40
     assert sum(batches) == 40 and len(batches) < 40
+
+
+async def test_records_are_written_on_the_loop_thread_while_the_lock_is_free(
+    sqlite_ledger: Ledger, monkeypatch: pytest.MonkeyPatch, db: Path
+) -> None:
+    ledger = sqlite_ledger
+    engine = ledger.engine
+    assert isinstance(engine, SqliteEngine)
+    monkeypatch.setattr(ledger_sqlite, "CHECKPOINT_EVERY", 10)
+    threads: list[int] = []
+    commit = engine._commit_batch
+
+    def noting(conn: Any, batch: Any, **options: Any) -> Any:
+        threads.append(threading.get_ident())
+        return commit(conn, batch, **options)
+
+    engine._commit_batch = noting  # type: ignore[method-assign]
+    await deliver(ledger, chars=10, message_id="m0")  # opened: the worker made the schema
+    before = db.stat().st_size
+    for i in range(1, 31):
+        await deliver(ledger, chars=10, message_id=f"m{i}", sources=("crm" * 200,))
+    here = threading.get_ident()
+    assert threads == [here] * 31
+    # Those commits only appended to the WAL; the worker's checkpoints copied them over.
+    assert engine._checkpoint is not None
+    await engine._checkpoint
+    assert db.stat().st_size > before
+    assert len(await stored(ledger)) == 31
 
 
 async def test_a_failing_record_does_not_undo_its_batch(ledger: Ledger) -> None:

@@ -36,7 +36,9 @@ Contract
 * **Concurrency.** Every delivery of one message is recorded in a write
   transaction that excludes the others of that message (SQLite: ``BEGIN
   IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock on the message),
-  so concurrent workers charge a message once. No method blocks the event loop.
+  so concurrent workers charge a message once. No method waits on the event
+  loop: not for a lock, a network or a disk sync (SQLite writes a batch on
+  the loop's thread only when its lock is free at once; see its module).
 * **Errors.** Every failure (database, file system, network, bad argument,
   wrong key, closed ledger) is raised as :class:`~liveuser.errors.LedgerError`
   with a one-line message.
@@ -94,6 +96,10 @@ _T = TypeVar("_T")
 _COLUMNS = (
     "tenant, conversation_id, message_id, tool_call_id, channel, chars, charged, amount, "
     "sources, identity_hash, recorded_at"
+)
+_INSERT_NEW = (
+    f"INSERT INTO deliveries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
 )
 
 
@@ -516,6 +522,21 @@ class Ledger:
 
         async def work(tx: LedgerTx) -> tuple[Any, ...]:
             # Runs inside a write transaction that excludes this message's other deliveries.
+            # The common case, a message's first delivery, is one statement: the insert
+            # does nothing if this key exists or if it would charge a message already
+            # charged (the one-charge index), and the general path below decides then.
+            first = (
+                *key,
+                channel,
+                chars,
+                int(pricing.charges(chars)),
+                str(pricing.price if pricing.charges(chars) else Decimal("0")),
+                json.dumps(source_list),
+                id_hash,
+                at,
+            )
+            if await tx.execute(_INSERT_NEW, first) == 1:
+                return first
             row_key: tuple[str, ...] = key
             existing = await select(tx, row_key)
             if existing is None:
