@@ -215,6 +215,9 @@ class SqliteEngine:
 
     def _close_here(self) -> None:
         conn, self._here = self._here, None
+        self._close_connection(conn)
+
+    def _close_connection(self, conn: sqlite3.Connection | None) -> None:
         if conn is not None:
             try:
                 conn.close()
@@ -275,11 +278,7 @@ class SqliteEngine:
 
     def _close_in_worker(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error as exc:
-                raise LedgerError(f"ledger {self.name}: {one_line(exc)}") from exc
+        self._close_connection(conn)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None:

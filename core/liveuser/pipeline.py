@@ -107,7 +107,7 @@ class Pipeline:
         """
         tenant, user = silo.tenant, silo.user
         gathered = await silo.gather()
-        capped = await self._over_cap(tenant)
+        capped = tenant.settings.monthly_cap is not None and await self._over_cap(tenant)
         limit = self._limit(tenant, capped)
         budget = Budget(max(limit - overhead(user, gathered.missing, capped), 0))
         body = await silo.render(gathered.data, budget)
@@ -195,7 +195,7 @@ class Pipeline:
             if action is not None:
                 result = await propose(self, silo, action, arguments)
             else:
-                capped = await self._over_cap(tenant)
+                capped = tenant.settings.monthly_cap is not None and await self._over_cap(tenant)
                 limit = self._limit(tenant, capped)
                 result = ToolResult(await silo.run_tool(name, arguments, limit=limit))
             identity = verdict.email
