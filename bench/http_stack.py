@@ -12,9 +12,11 @@ ways, interleaved, the order flipping every round:
       straight to that transport and adds the deadline, the size cap and the
       retry bookkeeping.
 
-Reported: client CPU µs per request (``time.process_time``, median over the
-rounds) and its ratio to the floor's, at each level. It says how much of a
-context's client CPU the HTTP layer takes before liveuser does anything.
+Reported at each level: client CPU µs per request (``time.process_time``) and
+requests per second, medians over the rounds, each with its ratio to the
+floor's (median of the per-round ratios). It says how much of a context's
+client CPU, and of the throughput the floor reaches, the HTTP layer takes
+before liveuser's own code runs.
 
     .venv/bin/python bench/http_stack.py [--levels 1,64] [--rounds 7] [--requests 400]
 """
@@ -98,20 +100,22 @@ class Sides:
         await self.http.aclose()
 
 
-async def measure(url: str, concurrency: int, rounds: int, count: int) -> dict[str, list[float]]:
-    """CPU µs per request of each side, one value per round."""
+async def measure(
+    url: str, concurrency: int, rounds: int, count: int
+) -> dict[str, list[tuple[float, float]]]:
+    """(CPU µs per request, requests per second) of each side, one pair per round."""
     sides = Sides(url)
-    cpu: dict[str, list[float]] = {side: [] for side in SIDES}
+    cpu: dict[str, list[tuple[float, float]]] = {side: [] for side in SIDES}
     try:
         for side in SIDES:  # open the pools and warm up
             await drive(range(max(concurrency, 20)), concurrency, sides.side(side))
         for r in range(rounds):
             for side in SIDES if r % 2 == 0 else SIDES[::-1]:
                 run = await drive(range(count), concurrency, sides.side(side))
-                cpu[side].append(run.cpu / count * 1e6)
+                cpu[side].append((run.cpu / count * 1e6, run.throughput))
             print(
                 f"  c={concurrency} round {r + 1}/{rounds}: "
-                + ", ".join(f"{s} {cpu[s][-1]:.0f}" for s in SIDES)
+                + ", ".join(f"{s} {cpu[s][-1][0]:.0f}" for s in SIDES)
                 + " µs CPU",
                 file=sys.stderr,
                 flush=True,
@@ -131,7 +135,7 @@ def main() -> int:
     isolate_environment()
     exit_on_sigterm()
     levels = [int(c) for c in args.levels.split(",")]
-    results: dict[int, dict[str, list[float]]] = {}
+    results: dict[int, dict[str, list[tuple[float, float]]]] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="liveuser-bench-") as tmp:
         for c in levels:
@@ -150,14 +154,18 @@ def main() -> int:
         f"{time.perf_counter() - started:.0f} s"
     )
     print()
-    print("| conc | side | CPU µs/request | [min-max] | × floor |")
-    print("|---:|---|---:|---|---:|")
-    for c, cpu in results.items():
+    print("| conc | side | CPU µs/request | [min-max] | × floor | requests/s | × floor |")
+    print("|---:|---|---:|---|---:|---:|---:|")
+    for c, runs in results.items():
+        floor = runs["floor"]
         for side in SIDES:
-            ratios = [v / f for v, f in zip(cpu[side], cpu["floor"], strict=True)]
+            cpu = [r[0] for r in runs[side]]
+            rate = [r[1] for r in runs[side]]
+            cpu_ratio = [r[0] / f[0] for r, f in zip(runs[side], floor, strict=True)]
+            rate_ratio = [r[1] / f[1] for r, f in zip(runs[side], floor, strict=True)]
             print(
-                f"| {c} | {side} | {median(cpu[side]):.0f} | {spread(cpu[side], '{:.0f}')} "
-                f"| {median(ratios):.2f} |"
+                f"| {c} | {side} | {median(cpu):.0f} | {spread(cpu, '{:.0f}')} "
+                f"| {median(cpu_ratio):.2f} | {median(rate):.0f} | {median(rate_ratio):.2f} |"
             )
     return 0
 

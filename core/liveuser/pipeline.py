@@ -32,7 +32,7 @@ from .models import (
     VerifiedUser,
 )
 from .registry import Registry, Tenant, resolve
-from .render import Budget, compose, overhead, refusal_text
+from .render import Budget, compose, customer_line, overhead, refusal_text
 from .silo import Silo
 
 log = logging.getLogger("liveuser")
@@ -109,9 +109,17 @@ class Pipeline:
         gathered = await silo.gather()
         capped = tenant.settings.monthly_cap is not None and await self._over_cap(tenant)
         limit = self._limit(tenant, capped)
-        budget = Budget(max(limit - overhead(user, gathered.missing, capped), 0))
+        customer = customer_line(user)
+        budget = Budget(max(limit - overhead(user, gathered.missing, capped, customer), 0))
         body = await silo.render(gathered.data, budget)
-        text = compose(user, body, missing=gathered.missing, trimmed=budget.trimmed, capped=capped)
+        text = compose(
+            user,
+            body,
+            missing=gathered.missing,
+            trimmed=budget.trimmed,
+            capped=capped,
+            customer=customer,
+        )
         sources = gathered.sources
         record = await self._meter(
             tenant, silo.conversation, message_id, "", text, sources, user.email
@@ -269,7 +277,9 @@ async def _verify(
     try:
         with deadline(seconds):
             verdict = fn(conversation=conversation)
-            if inspect.isawaitable(verdict):  # a sync connector has already answered
+            # A sync connector has already answered (checked by type first: the
+            # common case, and cheaper than isawaitable's ABC check).
+            if type(verdict) is not VerifiedUser and inspect.isawaitable(verdict):
                 async with asyncio.timeout(seconds):
                     verdict = await resolve(verdict)
     except TimeoutError:

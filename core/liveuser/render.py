@@ -270,7 +270,8 @@ _NO_DATA = "No data was found for this customer."
 _CAPPED = "Shortened: this account's monthly context allowance is used up."
 
 
-def _customer(user: VerifiedUser) -> str:
+def customer_line(user: VerifiedUser) -> str:
+    """The context's line naming the verified customer and how they were verified."""
     record = user.record
     return (
         f"Customer: {note(user.email)} (verified by {note(record.vendor)}, "
@@ -292,9 +293,13 @@ def compose(
     missing: dict[str, str],
     trimmed: Sequence[str],
     capped: bool,
+    customer: str | None = None,
 ) -> str:
-    """The whole context: header, who is verified and how, the data, then notes."""
-    lines = [HEADER, _customer(user), body or _NO_DATA]
+    """The whole context: header, who is verified and how, the data, then notes.
+
+    ``customer`` is :func:`customer_line` of ``user`` when the caller has it already.
+    """
+    lines = [HEADER, customer or customer_line(user), body or _NO_DATA]
     if missing:
         lines.extend(_missing_lines(missing))
     if trimmed:
@@ -312,10 +317,17 @@ def refusal_text(reason: str) -> str:
     )
 
 
-def overhead(user: VerifiedUser, missing: dict[str, str], capped: bool) -> int:
+def overhead(
+    user: VerifiedUser, missing: dict[str, str], capped: bool, customer: str | None = None
+) -> int:
     """Characters :func:`compose` adds around the body, with room for a trim note."""
     # len(compose(user, "", ...)) without building it, plus a line for the trim note
-    lines = [HEADER, _customer(user), _NO_DATA, *(_missing_lines(missing) if missing else ())]
+    lines = [
+        HEADER,
+        customer or customer_line(user),
+        _NO_DATA,
+        *(_missing_lines(missing) if missing else ()),
+    ]
     if capped:
         lines.append(_CAPPED)
     return sum(map(len, lines)) + len(lines) - 1 + TRIM_NOTE_LIMIT + 1
