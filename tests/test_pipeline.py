@@ -23,6 +23,8 @@ from liveuser import (
     VerificationRecord,
     VerifiedUser,
     hookimpl,
+    host,
+    identity,
 )
 from liveuser.render import CLOSE
 from liveuser.tokens import KeyRing, Purpose, mint_token
@@ -412,6 +414,31 @@ async def test_forget_erases_the_ledger_and_the_cache(make_pipeline: PipelineFac
     assert await pipeline.ledger.audit(ANN) == []
     await pipeline.context_for(conversation, "m2")
     assert echo.calls == [ANN, ANN]  # type: ignore[attr-defined]
+
+
+async def test_forget_drops_the_remembered_host_token_and_cached_addresses(
+    make_pipeline: PipelineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = make_pipeline()
+    pipeline.registry.register(Echo())
+    checked: list[str] = []
+    verify = host.verify_token
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        checked.append("token")
+        return verify(*args, **kwargs)
+
+    monkeypatch.setattr(host, "verify_token", counting)
+    ann, bob = host_conversation(ANN), host_conversation("bob@example.com")
+    for message in ("m1", "m2"):
+        await pipeline.context_for(ann, message)
+        await pipeline.context_for(bob, message)
+    assert len(checked) == 2  # each token checked once, then remembered
+    await pipeline.forget(ANN)
+    assert identity._normalize.cache_info().currsize == 0
+    await pipeline.context_for(ann, "m3")
+    await pipeline.context_for(bob, "m3")
+    assert len(checked) == 3  # Ann's token is checked again; Bob's is still remembered
 
 
 async def test_connector_cannot_claim_an_operator_verification(

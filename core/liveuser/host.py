@@ -75,6 +75,13 @@ class _VerifiedTokens:
             self._seen.popitem(last=False)
         return user
 
+    def forget(self, email: str) -> int:
+        """Drop every remembered token that verified ``email``; how many."""
+        gone = [key for key, (_, user) in self._seen.items() if user.email == email]
+        for key in gone:
+            del self._seen[key]
+        return len(gone)
+
 
 class HostConnector(Plugin[NoSettings]):
     """Verifies the host application's own users by their identity token."""
@@ -103,6 +110,10 @@ class HostConnector(Plugin[NoSettings]):
             return user
         record = user.record.model_copy(update={"other_participants": others})
         return user.model_copy(update={"record": record})
+
+    def forget(self, email: str) -> int:
+        """Drop the verified tokens remembered for ``email`` (the normalised address)."""
+        return self._tokens.forget(email)
 
 
 def _other_participants(payload: Any, subject: str) -> tuple[str, ...]:

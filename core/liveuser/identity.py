@@ -28,6 +28,11 @@ def normalize_email(value: str) -> str:
     return _normalize(value)
 
 
+def forget_normalized() -> None:
+    """Empty the cache of normalised addresses (a person is being forgotten)."""
+    _normalize.cache_clear()
+
+
 @functools.lru_cache(maxsize=65_536)
 def _normalize(value: str) -> str:
     # Pure and called on every hop of a context (token, user, ledger): cached.

@@ -19,7 +19,7 @@ from .actions.protocol import propose
 from .actions.store import ActionStore
 from .errors import LiveuserError, UnknownTenantError
 from .http import deadline
-from .identity import normalize_email
+from .identity import forget_normalized, normalize_email
 from .ledger_sqlite import SqliteEngine
 from .metering import Ledger
 from .models import (
@@ -140,13 +140,15 @@ class Pipeline:
 
     async def forget(self, email: str) -> int:
         """Erase a person: their ledger records' identity, their action records, and
-        every cached datum and verification of theirs in this process. Returns the
-        ledger rows and action records erased."""
+        every cached datum, verification and remembered host token of theirs in this
+        process. Returns the ledger rows and action records erased."""
         erased = await self.ledger.forget(email)
         if self._action_store is not None or self._ledger_is_shared:
             erased += await self.action_store.forget(self.ledger.identity_hash(email))
+        normal = normalize_email(email)
         for name in self.registry.tenant_names():
-            await self.registry.tenant(name).aforget_identity(normalize_email(email))
+            await self.registry.tenant(name).aforget_identity(normal)
+        forget_normalized()  # its cache of addresses, this one included
         return erased
 
     async def call_tool(

@@ -293,9 +293,17 @@ class Tenant:
         (and, with shared caches, start dropping them for every worker)."""
         dropped = self.data_cache.drop(lambda k, _: k[0] == email)
         dropped += self.verifications.drop(lambda _, user: user.email == email)
+        dropped += self._forget_tokens(email)
         if isinstance(self.caches, RedisCaches):
             self.caches.later(self.caches.forget_identity(email))
         return dropped
+
+    def _forget_tokens(self, email: str) -> int:
+        """Drop the host connector's remembered identity tokens of ``email``."""
+        from .host import HostConnector
+
+        host = self.plugins.get("host")
+        return host.forget(email) if isinstance(host, HostConnector) else 0
 
     async def settle(self) -> None:
         """Wait for the shared caches' forgetting that sync code started."""
@@ -306,7 +314,7 @@ class Tenant:
         """Drop every cached datum and verification of ``email``, for every worker."""
         if isinstance(self.caches, InProcessCaches):
             return self.forget_identity(email)
-        return await self.caches.forget_identity(email)
+        return self._forget_tokens(email) + await self.caches.forget_identity(email)
 
 
 class Registry:
