@@ -65,8 +65,9 @@ class PluginRuntime:
     """Drop a cached verification (the vendor reported a new requester, a merge
     or a suspension); the next message verifies again."""
     forget_identity: Callable[[str], int] = lambda email: 0
-    """Drop every cached verification and datum of one person (the vendor reported
-    a suspension, deletion or merge of that user); returns how many were dropped."""
+    """Drop every cached verification, datum and remembered host token of one person
+    (the vendor reported a suspension, deletion or merge of that user); returns how
+    many were dropped."""
 
 
 class Plugin(Generic[S]):
